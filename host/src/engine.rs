@@ -1,0 +1,97 @@
+//! The Wasmtime engine: compilation settings, the pooling allocator, the epoch ticker and the
+//! per-store resource limits.
+//!
+//! One engine serves every component of a process. Stores are created per call elsewhere
+//! (`runtime`); this module only fixes what all of them share.
+
+use std::time::Duration;
+
+use wasmtime::{
+    Config, Engine, EngineWeak, InstanceAllocationStrategy, PoolingAllocationConfig, StoreLimits,
+    StoreLimitsBuilder,
+};
+
+/// How often the epoch advances. Deadlines are counted in these ticks; 10 ms (Spin's value)
+/// keeps the ticker's cost negligible while trapping a looping guest close to its deadline.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Largest linear memory a component may grow to by default. The guests need a few MiB;
+/// 128 MiB leaves room for large mail bodies while stopping a memory bomb early.
+pub const DEFAULT_MEMORY_LIMIT: usize = 128 << 20;
+
+/// Concurrent instances the pool reserves slots for: a tool call uses two (the tool and its
+/// credential provider), so this allows about 100 calls in flight.
+const POOL_INSTANCES: u32 = 200;
+
+/// Builds the engine every component runs on.
+///
+/// # Errors
+///
+/// When Wasmtime rejects the configuration (e.g. the pooling allocator cannot reserve its
+/// virtual memory).
+pub fn new_engine() -> wasmtime::Result<Engine> {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    // Neither guest uses component-model async; turning it off makes calls several times
+    // cheaper (reference/wasm-hosts.md §7.1).
+    config.concurrency_support(false);
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(POOL_INSTANCES)
+        .total_core_instances(POOL_INSTANCES * 4)
+        .total_memories(POOL_INSTANCES * 2)
+        .total_tables(POOL_INSTANCES * 4)
+        .total_stacks(POOL_INSTANCES)
+        .max_memory_size(DEFAULT_MEMORY_LIMIT)
+        .linear_memory_keep_resident(2 << 20)
+        .table_keep_resident(512 << 10);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    let engine = Engine::new(&config)?;
+    spawn_epoch_ticker(engine.weak());
+    Ok(engine)
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is dropped.
+fn spawn_epoch_ticker(engine: EngineWeak) {
+    let spawned = std::thread::Builder::new()
+        .name("mcs-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = engine.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        });
+    if let Err(e) = spawned {
+        // Without a ticker deadlines never fire; calls are still bounded by the async timeout.
+        tracing::warn!("could not start the epoch ticker thread: {e}");
+    }
+}
+
+/// Deadline in epoch ticks for a call that may run `timeout`.
+pub fn deadline_ticks(timeout: Duration) -> u64 {
+    u64::try_from(timeout.as_millis() / EPOCH_TICK.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+/// The limits every store gets: memory, and no more than a component needs of the rest.
+pub fn store_limits(memory: usize) -> StoreLimits {
+    StoreLimitsBuilder::new()
+        .memory_size(memory)
+        .instances(64)
+        .tables(64)
+        .memories(16)
+        .trap_on_grow_failure(true)
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadline_is_counted_in_ticks_and_never_zero() {
+        assert_eq!(deadline_ticks(Duration::from_secs(30)), 3000);
+        assert_eq!(deadline_ticks(Duration::from_millis(1)), 1);
+    }
+}

@@ -1,0 +1,481 @@
+//! Loaded components and calls into them.
+//!
+//! At build time every component is compiled once, audited against the import allow-list,
+//! and pre-instantiated (`InstancePre`, which type-checks its imports once). Every call then
+//! gets a fresh store with its own deadline and limits, so nothing leaks from one call to the
+//! next except through the key-value store. A tool's `get-token` import runs the
+//! credential-provider component in a store of its own.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Engine, Store, Trap};
+use wasmtime_wasi::WasiCtx;
+use wasmtime_wasi_config::WasiConfigVariables;
+use wasmtime_wasi_http::WasiHttpCtx;
+
+use crate::bindings::auth::AuthProviderPre;
+use crate::bindings::mail::MailDriverPre;
+use crate::credentials::{BoxFuture, CredentialSource};
+use crate::egress::{Denial, DeniedHandler, EgressHooks, EgressPolicy, Timeouts};
+use crate::engine;
+use crate::error::{CallError, LoadError};
+use crate::kv::{Backend, KvCtx, MemoryBackend};
+use crate::linker::{self, Role};
+use crate::state::ComponentState;
+use crate::tool::{AuthError, ToolError, ToolSpec};
+
+/// The key-value bucket every component is granted unless its configuration says otherwise.
+pub const DEFAULT_BUCKET: &str = "default";
+
+/// One component to load, with what it is granted.
+#[derive(Debug, Clone)]
+pub struct ComponentConfig {
+    /// Name used in logs, errors and as the key-value namespace.
+    pub name: String,
+    /// The component's bytes.
+    pub wasm: Cow<'static, [u8]>,
+    /// Where it may send HTTP requests, in `allowed_outbound_hosts` syntax; empty denies all.
+    pub allowed_outbound_hosts: Vec<String>,
+    /// Its `wasi:config` settings.
+    pub settings: Vec<(String, String)>,
+    /// The key-value buckets it may open.
+    pub buckets: Vec<String>,
+}
+
+impl ComponentConfig {
+    /// A component with no egress, no settings and the default bucket.
+    pub fn new(name: impl Into<String>, wasm: impl Into<Cow<'static, [u8]>>) -> Self {
+        Self {
+            name: name.into(),
+            wasm: wasm.into(),
+            allowed_outbound_hosts: Vec::new(),
+            settings: Vec::new(),
+            buckets: vec![DEFAULT_BUCKET.to_owned()],
+        }
+    }
+
+    /// Allows requests to `entry` (`scheme://host[:port]`).
+    pub fn allow(mut self, entry: impl Into<String>) -> Self {
+        self.allowed_outbound_hosts.push(entry.into());
+        self
+    }
+
+    /// Adds a `wasi:config` setting.
+    pub fn setting(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.settings.push((key.into(), value.into()));
+        self
+    }
+}
+
+/// Per-call limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Wall-clock budget of one call, guest code and host calls included.
+    pub call_timeout: Duration,
+    /// Largest linear memory a component may grow to, in bytes.
+    pub memory: usize,
+    /// Upper bounds on outbound request timeouts.
+    pub http: Timeouts,
+}
+
+impl Default for Limits {
+    /// 30 s per call: long enough for a slow upstream plus a one-time RSA key generation in a
+    /// guest (about 1 s), short enough that a stuck call does not hang an agent.
+    fn default() -> Self {
+        Self {
+            call_timeout: Duration::from_secs(30),
+            memory: engine::DEFAULT_MEMORY_LIMIT,
+            http: Timeouts::default(),
+        }
+    }
+}
+
+/// Builds a [`Runtime`].
+pub struct RuntimeBuilder {
+    engine: Option<Engine>,
+    provider: Option<ComponentConfig>,
+    tools: Vec<ComponentConfig>,
+    kv: Arc<dyn Backend>,
+    on_denied: Arc<dyn DeniedHandler>,
+    limits: Limits,
+}
+
+impl RuntimeBuilder {
+    /// Uses `engine` instead of a new one (e.g. to share it between runtimes in tests). It must
+    /// have epoch interruption enabled, as [`engine::new_engine`] does.
+    pub fn engine(mut self, engine: Engine) -> Self {
+        self.engine = Some(engine);
+        self
+    }
+
+    /// The credential-provider component (`mcs:auth/auth-provider` world).
+    pub fn provider(mut self, config: ComponentConfig) -> Self {
+        self.provider = Some(config);
+        self
+    }
+
+    /// Adds a tool component (`mcs:mail/mail-driver` world).
+    pub fn tool(mut self, config: ComponentConfig) -> Self {
+        self.tools.push(config);
+        self
+    }
+
+    /// Where key-value data lives; in memory unless set.
+    pub fn kv_backend(mut self, backend: Arc<dyn Backend>) -> Self {
+        self.kv = backend;
+        self
+    }
+
+    /// Hears of every request a component was refused.
+    pub fn on_denied(mut self, handler: impl DeniedHandler + 'static) -> Self {
+        self.on_denied = Arc::new(handler);
+        self
+    }
+
+    /// Per-call limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Compiles, audits and pre-instantiates every component, and lists the tools.
+    ///
+    /// # Errors
+    ///
+    /// [`LoadError`] naming the component at fault.
+    pub async fn build(self) -> Result<Runtime, LoadError> {
+        let engine = match self.engine {
+            Some(engine) => engine,
+            None => engine::new_engine().map_err(|e| LoadError::Engine(e.into_boxed_dyn_error()))?,
+        };
+        let linker = linker::new_linker(&engine).map_err(|e| LoadError::Engine(e.into_boxed_dyn_error()))?;
+        let mut names: Vec<&str> = self.tools.iter().map(|c| c.name.as_str()).collect();
+        names.extend(self.provider.as_ref().map(|c| c.name.as_str()));
+        if let Some(dup) = names.iter().enumerate().find_map(|(i, n)| names[..i].contains(n).then_some(n)) {
+            return Err(LoadError::Duplicate(format!("two components are named {dup:?}")));
+        }
+
+        let provider = match &self.provider {
+            Some(config) => {
+                let (meta, pre) = load(&engine, &linker, config, Role::Provider)?;
+                let pre = AuthProviderPre::new(pre).map_err(|e| LoadError::WrongWorld {
+                    component: config.name.clone(),
+                    world: "mcs:auth/auth-provider",
+                    source: e.into_boxed_dyn_error(),
+                })?;
+                Some(ProviderComponent { meta, pre })
+            }
+            None => None,
+        };
+        let mut tools = Vec::new();
+        for config in &self.tools {
+            let (meta, pre) = load(&engine, &linker, config, Role::Tool)?;
+            let pre = MailDriverPre::new(pre).map_err(|e| LoadError::WrongWorld {
+                component: config.name.clone(),
+                world: "mcs:mail/mail-driver",
+                source: e.into_boxed_dyn_error(),
+            })?;
+            tools.push(ToolComponent {
+                meta,
+                pre,
+                specs: Vec::new(),
+            });
+        }
+
+        let mut shared = Shared {
+            engine,
+            provider,
+            tools,
+            kv: self.kv,
+            on_denied: self.on_denied,
+            limits: self.limits,
+        };
+        let mut seen: Vec<String> = Vec::new();
+        for i in 0..shared.tools.len() {
+            let specs = shared.list_tools(&shared.tools[i]).await.map_err(|e| LoadError::ListTools {
+                component: shared.tools[i].meta.name.to_string(),
+                source: Box::new(e),
+            })?;
+            for spec in &specs {
+                if seen.contains(&spec.name) {
+                    return Err(LoadError::Duplicate(format!(
+                        "tool {:?} is offered by two components",
+                        spec.name
+                    )));
+                }
+                seen.push(spec.name.clone());
+            }
+            shared.tools[i].specs = specs;
+        }
+        Ok(Runtime {
+            shared: Arc::new(shared),
+        })
+    }
+}
+
+/// Loaded components, ready to call. Cheap to clone; calls may run concurrently.
+#[derive(Clone)]
+pub struct Runtime {
+    shared: Arc<Shared>,
+}
+
+impl Runtime {
+    /// A builder with defaults: new engine, in-memory key-value store, denials only logged.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder {
+            engine: None,
+            provider: None,
+            tools: Vec::new(),
+            kv: Arc::new(MemoryBackend::new()),
+            on_denied: Arc::new(|_: &Denial| {}),
+            limits: Limits::default(),
+        }
+    }
+
+    /// Every tool of every loaded tool component.
+    pub fn tools(&self) -> impl Iterator<Item = &ToolSpec> {
+        self.shared.tools.iter().flat_map(|t| t.specs.iter())
+    }
+
+    /// Calls tool `name` with a JSON object of arguments and returns its JSON result.
+    ///
+    /// # Errors
+    ///
+    /// [`CallError::Tool`] when the tool reports an error (unknown tool, bad arguments, auth,
+    /// upstream); [`CallError::Timeout`] or [`CallError::Trap`] when the component failed.
+    pub async fn call_tool(&self, name: &str, arguments: &str) -> Result<String, CallError> {
+        let shared = &self.shared;
+        let Some(tool) = shared.tools.iter().find(|t| t.specs.iter().any(|s| s.name == name)) else {
+            let available: Vec<&str> = self.tools().map(|s| s.name.as_str()).collect();
+            return Err(ToolError::UnknownTool(format!(
+                "no tool named {name:?}; available: {}",
+                available.join(", ")
+            ))
+            .into());
+        };
+        let started = Instant::now();
+        let link: Arc<dyn CredentialSource> = Arc::new(ProviderLink {
+            shared: Arc::clone(shared),
+        });
+        let mut store = shared.new_store(&tool.meta, Some(link));
+        let run = async {
+            let instance = tool.pre.instantiate_async(&mut store).await?;
+            instance
+                .mcs_mail_tools()
+                .call_call_tool(&mut store, name, arguments)
+                .await
+        };
+        let result = shared.bounded(&tool.meta.name, run).await;
+        tracing::info!(
+            tool = name,
+            component = %tool.meta.name,
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            ok = matches!(result, Ok(Ok(_))),
+            "tool call"
+        );
+        match result? {
+            Ok(json) => Ok(json),
+            Err(e) => Err(CallError::Tool(e.into())),
+        }
+    }
+}
+
+/// What a loaded component is granted.
+struct Meta {
+    name: Arc<str>,
+    policy: Arc<EgressPolicy>,
+    config: Arc<WasiConfigVariables>,
+    buckets: Vec<String>,
+}
+
+struct ProviderComponent {
+    meta: Meta,
+    pre: AuthProviderPre<ComponentState>,
+}
+
+struct ToolComponent {
+    meta: Meta,
+    pre: MailDriverPre<ComponentState>,
+    specs: Vec<ToolSpec>,
+}
+
+struct Shared {
+    engine: Engine,
+    provider: Option<ProviderComponent>,
+    tools: Vec<ToolComponent>,
+    kv: Arc<dyn Backend>,
+    on_denied: Arc<dyn DeniedHandler>,
+    limits: Limits,
+}
+
+impl Shared {
+    /// A fresh store for one call of the component described by `meta`.
+    fn new_store(
+        &self,
+        meta: &Meta,
+        credentials: Option<Arc<dyn CredentialSource>>,
+    ) -> Store<ComponentState> {
+        let state = ComponentState {
+            table: ResourceTable::new(),
+            wasi: WasiCtx::builder().build(),
+            http: WasiHttpCtx::new(),
+            egress: EgressHooks::new(
+                Arc::clone(&meta.name),
+                Arc::clone(&meta.policy),
+                self.limits.http,
+                Arc::clone(&self.on_denied),
+            ),
+            config: Arc::clone(&meta.config),
+            kv: KvCtx::new(Arc::clone(&self.kv), &meta.name, &meta.buckets),
+            credentials,
+            limits: engine::store_limits(self.limits.memory),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(engine::deadline_ticks(self.limits.call_timeout));
+        store.epoch_deadline_trap();
+        store
+    }
+
+    /// Runs `call` within the call timeout and turns traps into [`CallError`]s.
+    async fn bounded<T>(
+        &self,
+        component: &str,
+        call: impl Future<Output = wasmtime::Result<T>>,
+    ) -> Result<T, CallError> {
+        let timeout = self.limits.call_timeout;
+        match tokio::time::timeout(timeout, call).await {
+            Err(_) => Err(CallError::Timeout {
+                component: component.to_owned(),
+                after: timeout,
+            }),
+            Ok(Err(e)) if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) => {
+                Err(CallError::Timeout {
+                    component: component.to_owned(),
+                    after: timeout,
+                })
+            }
+            Ok(Err(e)) => Err(CallError::Trap {
+                component: component.to_owned(),
+                source: e.into_boxed_dyn_error(),
+            }),
+            Ok(Ok(value)) => Ok(value),
+        }
+    }
+
+    async fn list_tools(&self, tool: &ToolComponent) -> Result<Vec<ToolSpec>, CallError> {
+        let mut store = self.new_store(&tool.meta, None);
+        let run = async {
+            let instance = tool.pre.instantiate_async(&mut store).await?;
+            instance.mcs_mail_tools().call_list_tools(&mut store).await
+        };
+        let specs = self.bounded(&tool.meta.name, run).await?;
+        specs
+            .into_iter()
+            .map(|s| {
+                let input_schema = serde_json::from_str(&s.input_schema).map_err(|e| {
+                    ToolError::InvalidArguments(format!(
+                        "tool {:?} declares an input schema that is not JSON: {e}",
+                        s.name
+                    ))
+                })?;
+                Ok(ToolSpec {
+                    name: s.name,
+                    description: s.description,
+                    input_schema,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Compiles, audits and pre-instantiates one component.
+fn load(
+    engine: &Engine,
+    linker: &Linker<ComponentState>,
+    config: &ComponentConfig,
+    role: Role,
+) -> Result<(Meta, wasmtime::component::InstancePre<ComponentState>), LoadError> {
+    let policy = EgressPolicy::parse(&config.allowed_outbound_hosts).map_err(|source| {
+        LoadError::Policy {
+            component: config.name.clone(),
+            source,
+        }
+    })?;
+    let component = Component::new(engine, &config.wasm).map_err(|e| LoadError::Compile {
+        component: config.name.clone(),
+        source: e.into_boxed_dyn_error(),
+    })?;
+    linker::audit_imports(engine, &component, &config.name, role)?;
+    let pre = linker
+        .instantiate_pre(&component)
+        .map_err(|e| LoadError::WrongWorld {
+            component: config.name.clone(),
+            world: match role {
+                Role::Provider => "mcs:auth/auth-provider",
+                Role::Tool => "mcs:mail/mail-driver",
+            },
+            source: e.into_boxed_dyn_error(),
+        })?;
+    let meta = Meta {
+        name: config.name.as_str().into(),
+        policy: Arc::new(policy),
+        config: Arc::new(config.settings.iter().cloned().collect()),
+        buckets: config.buckets.clone(),
+    };
+    Ok((meta, pre))
+}
+
+/// Serves a tool's `get-token` by running the credential-provider component.
+struct ProviderLink {
+    shared: Arc<Shared>,
+}
+
+impl CredentialSource for ProviderLink {
+    fn get_token<'a>(&'a self, scope: &'a str) -> BoxFuture<'a, Result<String, AuthError>> {
+        Box::pin(async move {
+            let shared = &self.shared;
+            let Some(provider) = &shared.provider else {
+                return Err(AuthError::Misconfigured(
+                    "no credential-provider component is configured".into(),
+                ));
+            };
+            let mut store = shared.new_store(&provider.meta, None);
+            let run = async {
+                let instance = provider.pre.instantiate_async(&mut store).await?;
+                instance
+                    .mcs_auth_credential_provider()
+                    .call_get_token(&mut store, scope)
+                    .await
+            };
+            match shared.bounded(&provider.meta.name, run).await {
+                Ok(Ok(token)) => Ok(token),
+                Ok(Err(e)) => Err(e.into()),
+                Err(e) => Err(AuthError::Upstream(format!("{e}"))),
+            }
+        })
+    }
+
+    fn invalidate_token<'a>(&'a self, scope: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let shared = &self.shared;
+            let Some(provider) = &shared.provider else {
+                return;
+            };
+            let mut store = shared.new_store(&provider.meta, None);
+            let run = async {
+                let instance = provider.pre.instantiate_async(&mut store).await?;
+                instance
+                    .mcs_auth_credential_provider()
+                    .call_invalidate_token(&mut store, scope)
+                    .await
+            };
+            if let Err(e) = shared.bounded(&provider.meta.name, run).await {
+                tracing::warn!("invalidate-token failed: {e}");
+            }
+        })
+    }
+}

@@ -1,0 +1,14 @@
+//! Loopback fakes of the services the components talk to, for tests and `mcs demo`.
+//!
+//! Each fake binds `127.0.0.1:0` (never a fixed port, never another address), serves on a
+//! thread of its own (so it works from sync and async callers alike), records every request it
+//! receives for later assertions, and shuts down when dropped. The fakes follow the real
+//! services' wire contracts, including their error shapes.
+
+#![deny(missing_docs)]
+
+mod gmail;
+mod server;
+
+pub use gmail::{FakeGmail, Label, Mailbox};
+pub use server::RecordedRequest;
