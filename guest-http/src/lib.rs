@@ -187,8 +187,7 @@ fn start(request: Request) -> Result<(FutureIncomingResponse, String), Error> {
         .iter()
         .map(|(k, v)| (k.to_ascii_lowercase(), v.as_bytes().to_vec()))
         .collect();
-    let fields =
-        Fields::from_list(&entries).map_err(|e| Error::InvalidHeader(format!("{e:?}")))?;
+    let fields = Fields::from_list(&entries).map_err(|e| Error::InvalidHeader(format!("{e:?}")))?;
     let outgoing = OutgoingRequest::new(fields);
     let invalid = |what: &str| Error::InvalidUrl(format!("{} ({what})", request.url));
     outgoing
@@ -257,9 +256,8 @@ fn read_body(response: &IncomingResponse) -> Result<Vec<u8>, ErrorCode> {
             Ok(chunk) => body.extend_from_slice(&chunk),
             Err(StreamError::Closed) => break,
             Err(StreamError::LastOperationFailed(err)) => {
-                return Err(wasip2::http::types::http_error_code(&err).unwrap_or(
-                    ErrorCode::InternalError(Some(err.to_debug_string())),
-                ));
+                return Err(wasip2::http::types::http_error_code(&err)
+                    .unwrap_or(ErrorCode::InternalError(Some(err.to_debug_string()))));
             }
         }
     }

@@ -82,7 +82,8 @@ impl Client {
         loop {
             let token = credential_provider::get_token(SCOPE).map_err(ToolError::Auth)?;
             let request = build().header("authorization", format!("Bearer {token}"));
-            let response = guest_http::send(request).map_err(|e| ToolError::Upstream(e.to_string()))?;
+            let response =
+                guest_http::send(request).map_err(|e| ToolError::Upstream(e.to_string()))?;
             if response.status == 401 && !retried {
                 credential_provider::invalidate_token(SCOPE);
                 retried = true;
@@ -110,9 +111,15 @@ fn gmail_error(response: &Response) -> String {
     }
     match serde_json::from_slice::<Envelope>(&response.body) {
         Ok(e) => match e.error.status {
-            Some(status) => format!("Gmail error {} {status}: {}", response.status, e.error.message),
+            Some(status) => format!(
+                "Gmail error {} {status}: {}",
+                response.status, e.error.message
+            ),
             None => format!("Gmail error {}: {}", response.status, e.error.message),
         },
-        Err(_) => format!("Gmail answered HTTP {} with no error details", response.status),
+        Err(_) => format!(
+            "Gmail answered HTTP {} with no error details",
+            response.status
+        ),
     }
 }

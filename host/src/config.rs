@@ -64,16 +64,19 @@ impl Settings {
     /// # Errors
     ///
     /// [`ConfigError`] naming the variable and what is wrong with it.
-    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
         let mut gmail_base_url = None;
         let mut static_tokens = Vec::new();
         for (key, value) in vars {
             if key == "MCS_GMAIL_BASE_URL" {
                 gmail_base_url = Some(parse_http_url(&key, &value)?);
-            } else if let Some(scope) = key.strip_prefix("MCS_TOKEN_") {
-                if !scope.is_empty() && !value.is_empty() {
-                    static_tokens.push((scope.to_ascii_lowercase().replace('_', "-"), value));
-                }
+            } else if let Some(scope) = key.strip_prefix("MCS_TOKEN_")
+                && !scope.is_empty()
+                && !value.is_empty()
+            {
+                static_tokens.push((scope.to_ascii_lowercase().replace('_', "-"), value));
             }
         }
         static_tokens.sort();
@@ -98,9 +101,15 @@ impl Settings {
 
     /// The mail tool component, configured; it may reach the Gmail origin only.
     pub fn mail_component(&self) -> ComponentConfig {
-        let base = self.gmail_base_url.as_str().trim_end_matches('/').to_owned();
+        let base = self
+            .gmail_base_url
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned();
+        let origin = origin(&self.gmail_base_url);
         ComponentConfig::new(MAIL_COMPONENT, guests::GUEST_MAIL_COMPONENT_BYTES)
-            .allow(origin(&self.gmail_base_url))
+            .allow(origin.clone())
+            .credential("gmail", [origin])
             .setting("gmail-base-url", base)
     }
 }
@@ -135,7 +144,10 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
     }
 
     #[test]
@@ -150,23 +162,30 @@ mod tests {
 
     #[test]
     fn mail_may_reach_only_the_configured_base_origin() {
-        let s = Settings::from_vars(vars(&[("MCS_GMAIL_BASE_URL", "http://127.0.0.1:4567/")]))
-            .unwrap();
+        let s =
+            Settings::from_vars(vars(&[("MCS_GMAIL_BASE_URL", "http://127.0.0.1:4567/")])).unwrap();
         let mail = s.mail_component();
         assert_eq!(mail.allowed_outbound_hosts, ["http://127.0.0.1:4567"]);
-        assert!(mail
-            .settings
-            .contains(&("gmail-base-url".into(), "http://127.0.0.1:4567".into())));
+        assert!(
+            mail.settings
+                .contains(&("gmail-base-url".into(), "http://127.0.0.1:4567".into()))
+        );
     }
 
     #[test]
     fn static_tokens_go_to_the_provider_only() {
         let s = Settings::from_vars(vars(&[("MCS_TOKEN_GMAIL", "tok-123")])).unwrap();
-        assert!(s
-            .auth_component()
-            .settings
-            .contains(&("token.gmail".into(), "tok-123".into())));
-        assert!(!s.mail_component().settings.iter().any(|(_, v)| v == "tok-123"));
+        assert!(
+            s.auth_component()
+                .settings
+                .contains(&("token.gmail".into(), "tok-123".into()))
+        );
+        assert!(
+            !s.mail_component()
+                .settings
+                .iter()
+                .any(|(_, v)| v == "tok-123")
+        );
         assert!(!format!("{s:?}").contains("tok-123"));
     }
 

@@ -114,8 +114,7 @@ pub fn audit_imports(
 /// True when `import` (e.g. `wasi:http/types@0.2.6`) is on `role`'s allow-list.
 pub fn is_allowed(import: &str, role: Role) -> bool {
     let interface = import.split_once('@').map_or(import, |(name, _)| name);
-    COMMON_IMPORTS.contains(&interface)
-        || (role == Role::Tool && TOOL_IMPORTS.contains(&interface))
+    COMMON_IMPORTS.contains(&interface) || (role == Role::Tool && TOOL_IMPORTS.contains(&interface))
 }
 
 #[cfg(test)]
@@ -140,13 +139,19 @@ mod tests {
     #[test]
     fn versions_do_not_matter_for_allowed_interfaces() {
         assert!(is_allowed("wasi:http/outgoing-handler@0.2.0", Role::Tool));
-        assert!(is_allowed("wasi:http/outgoing-handler@0.2.12", Role::Provider));
+        assert!(is_allowed(
+            "wasi:http/outgoing-handler@0.2.12",
+            Role::Provider
+        ));
         assert!(is_allowed("wasi:keyvalue/store@0.2.0-draft", Role::Tool));
     }
 
     #[test]
     fn only_tools_may_import_the_credential_provider() {
         assert!(is_allowed("mcs:auth/credential-provider@0.1.0", Role::Tool));
-        assert!(!is_allowed("mcs:auth/credential-provider@0.1.0", Role::Provider));
+        assert!(!is_allowed(
+            "mcs:auth/credential-provider@0.1.0",
+            Role::Provider
+        ));
     }
 }

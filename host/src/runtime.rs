@@ -18,7 +18,8 @@ use wasmtime_wasi_http::WasiHttpCtx;
 
 use crate::bindings::auth::AuthProviderPre;
 use crate::bindings::mail::MailDriverPre;
-use crate::credentials::{BoxFuture, CredentialSource};
+use crate::credentials::sealed::{ScopePolicies, SealedCredentials};
+use crate::credentials::{BoxFuture, CredentialLink, CredentialSource};
 use crate::egress::{Denial, DeniedHandler, EgressHooks, EgressPolicy, Timeouts};
 use crate::engine;
 use crate::error::{CallError, LoadError};
@@ -43,6 +44,9 @@ pub struct ComponentConfig {
     pub settings: Vec<(String, String)>,
     /// The key-value buckets it may open.
     pub buckets: Vec<String>,
+    /// For tool components: where each scope's token may be sent, in
+    /// `allowed_outbound_hosts` syntax. A scope not listed can be sent nowhere.
+    pub credentials: Vec<(String, Vec<String>)>,
 }
 
 impl ComponentConfig {
@@ -54,7 +58,21 @@ impl ComponentConfig {
             allowed_outbound_hosts: Vec::new(),
             settings: Vec::new(),
             buckets: vec![DEFAULT_BUCKET.to_owned()],
+            credentials: Vec::new(),
         }
+    }
+
+    /// Lets the token of `scope` be sent to `destinations` (and nowhere else).
+    pub fn credential(
+        mut self,
+        scope: impl Into<String>,
+        destinations: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.credentials.push((
+            scope.into(),
+            destinations.into_iter().map(Into::into).collect(),
+        ));
+        self
     }
 
     /// Allows requests to `entry` (`scheme://host[:port]`).
@@ -149,13 +167,22 @@ impl RuntimeBuilder {
     pub async fn build(self) -> Result<Runtime, LoadError> {
         let engine = match self.engine {
             Some(engine) => engine,
-            None => engine::new_engine().map_err(|e| LoadError::Engine(e.into_boxed_dyn_error()))?,
+            None => {
+                engine::new_engine().map_err(|e| LoadError::Engine(e.into_boxed_dyn_error()))?
+            }
         };
-        let linker = linker::new_linker(&engine).map_err(|e| LoadError::Engine(e.into_boxed_dyn_error()))?;
+        let linker =
+            linker::new_linker(&engine).map_err(|e| LoadError::Engine(e.into_boxed_dyn_error()))?;
         let mut names: Vec<&str> = self.tools.iter().map(|c| c.name.as_str()).collect();
         names.extend(self.provider.as_ref().map(|c| c.name.as_str()));
-        if let Some(dup) = names.iter().enumerate().find_map(|(i, n)| names[..i].contains(n).then_some(n)) {
-            return Err(LoadError::Duplicate(format!("two components are named {dup:?}")));
+        if let Some(dup) = names
+            .iter()
+            .enumerate()
+            .find_map(|(i, n)| names[..i].contains(n).then_some(n))
+        {
+            return Err(LoadError::Duplicate(format!(
+                "two components are named {dup:?}"
+            )));
         }
 
         let provider = match &self.provider {
@@ -195,10 +222,14 @@ impl RuntimeBuilder {
         };
         let mut seen: Vec<String> = Vec::new();
         for i in 0..shared.tools.len() {
-            let specs = shared.list_tools(&shared.tools[i]).await.map_err(|e| LoadError::ListTools {
-                component: shared.tools[i].meta.name.to_string(),
-                source: Box::new(e),
-            })?;
+            let specs =
+                shared
+                    .list_tools(&shared.tools[i])
+                    .await
+                    .map_err(|e| LoadError::ListTools {
+                        component: shared.tools[i].meta.name.to_string(),
+                        source: Box::new(e),
+                    })?;
             for spec in &specs {
                 if seen.contains(&spec.name) {
                     return Err(LoadError::Duplicate(format!(
@@ -248,7 +279,11 @@ impl Runtime {
     /// upstream); [`CallError::Timeout`] or [`CallError::Trap`] when the component failed.
     pub async fn call_tool(&self, name: &str, arguments: &str) -> Result<String, CallError> {
         let shared = &self.shared;
-        let Some(tool) = shared.tools.iter().find(|t| t.specs.iter().any(|s| s.name == name)) else {
+        let Some(tool) = shared
+            .tools
+            .iter()
+            .find(|t| t.specs.iter().any(|s| s.name == name))
+        else {
             let available: Vec<&str> = self.tools().map(|s| s.name.as_str()).collect();
             return Err(ToolError::UnknownTool(format!(
                 "no tool named {name:?}; available: {}",
@@ -257,9 +292,12 @@ impl Runtime {
             .into());
         };
         let started = Instant::now();
-        let link: Arc<dyn CredentialSource> = Arc::new(ProviderLink {
-            shared: Arc::clone(shared),
-        });
+        let link = CredentialLink {
+            source: Arc::new(ProviderLink {
+                shared: Arc::clone(shared),
+            }),
+            sealed: Arc::new(SealedCredentials::new(Arc::clone(&tool.meta.scopes))),
+        };
         let mut store = shared.new_store(&tool.meta, Some(link));
         let run = async {
             let instance = tool.pre.instantiate_async(&mut store).await?;
@@ -287,6 +325,7 @@ impl Runtime {
 struct Meta {
     name: Arc<str>,
     policy: Arc<EgressPolicy>,
+    scopes: Arc<ScopePolicies>,
     config: Arc<WasiConfigVariables>,
     buckets: Vec<String>,
 }
@@ -313,11 +352,8 @@ struct Shared {
 
 impl Shared {
     /// A fresh store for one call of the component described by `meta`.
-    fn new_store(
-        &self,
-        meta: &Meta,
-        credentials: Option<Arc<dyn CredentialSource>>,
-    ) -> Store<ComponentState> {
+    fn new_store(&self, meta: &Meta, credentials: Option<CredentialLink>) -> Store<ComponentState> {
+        let sealed = credentials.as_ref().map(|c| Arc::clone(&c.sealed));
         let state = ComponentState {
             table: ResourceTable::new(),
             wasi: WasiCtx::builder().build(),
@@ -327,6 +363,7 @@ impl Shared {
                 Arc::clone(&meta.policy),
                 self.limits.http,
                 Arc::clone(&self.on_denied),
+                sealed,
             ),
             config: Arc::clone(&meta.config),
             kv: KvCtx::new(Arc::clone(&self.kv), &meta.name, &meta.buckets),
@@ -405,6 +442,14 @@ fn load(
             source,
         }
     })?;
+    let mut scopes = Vec::new();
+    for (scope, destinations) in &config.credentials {
+        let policy = EgressPolicy::parse(destinations).map_err(|source| LoadError::Policy {
+            component: config.name.clone(),
+            source,
+        })?;
+        scopes.push((scope.clone(), policy));
+    }
     let component = Component::new(engine, &config.wasm).map_err(|e| LoadError::Compile {
         component: config.name.clone(),
         source: e.into_boxed_dyn_error(),
@@ -423,6 +468,7 @@ fn load(
     let meta = Meta {
         name: config.name.as_str().into(),
         policy: Arc::new(policy),
+        scopes: Arc::new(ScopePolicies::new(scopes)),
         config: Arc::new(config.settings.iter().cloned().collect()),
         buckets: config.buckets.clone(),
     };

@@ -12,7 +12,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_config::WasiConfigVariables;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::credentials::CredentialSource;
+use crate::credentials::CredentialLink;
 use crate::egress::EgressHooks;
 use crate::kv::{KvCtx, KvCtxView, KvView};
 
@@ -24,7 +24,7 @@ pub struct ComponentState {
     pub(crate) egress: EgressHooks,
     pub(crate) config: Arc<WasiConfigVariables>,
     pub(crate) kv: KvCtx,
-    pub(crate) credentials: Option<Arc<dyn CredentialSource>>,
+    pub(crate) credentials: Option<CredentialLink>,
     pub(crate) limits: StoreLimits,
 }
 

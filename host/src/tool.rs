@@ -113,56 +113,48 @@ impl fmt::Display for ToolError {
 
 impl std::error::Error for ToolError {}
 
-impl From<auth::exports::mcs::auth::types::AuthError> for AuthError {
-    fn from(e: auth::exports::mcs::auth::types::AuthError) -> Self {
-        use auth::exports::mcs::auth::types::AuthError as Wit;
-        match e {
-            Wit::Challenge(c) => AuthError::Challenge(AuthChallenge {
-                message: c.message,
-                url: c.url,
-                code: c.code,
-                scope: c.scope,
-            }),
-            Wit::Misconfigured(m) => AuthError::Misconfigured(m),
-            Wit::Denied(m) => AuthError::Denied(m),
-            Wit::Upstream(m) => AuthError::Upstream(m),
+/// `mcs:auth/types` is generated twice: on the export side of the provider's world and on
+/// the import side of the tool's world. Both convert the same way.
+macro_rules! auth_types_conversions {
+    ($($wit:ident)::+) => {
+        impl From<$($wit)::+::AuthError> for AuthError {
+            fn from(e: $($wit)::+::AuthError) -> Self {
+                use $($wit)::+::AuthError as Wit;
+                match e {
+                    Wit::Challenge(c) => AuthError::Challenge(AuthChallenge {
+                        message: c.message,
+                        url: c.url,
+                        code: c.code,
+                        scope: c.scope,
+                    }),
+                    Wit::Misconfigured(m) => AuthError::Misconfigured(m),
+                    Wit::Denied(m) => AuthError::Denied(m),
+                    Wit::Upstream(m) => AuthError::Upstream(m),
+                }
+            }
         }
-    }
+
+        impl From<AuthError> for $($wit)::+::AuthError {
+            fn from(e: AuthError) -> Self {
+                use $($wit)::+::{AuthChallenge as WitChallenge, AuthError as Wit};
+                match e {
+                    AuthError::Challenge(c) => Wit::Challenge(WitChallenge {
+                        message: c.message,
+                        url: c.url,
+                        code: c.code,
+                        scope: c.scope,
+                    }),
+                    AuthError::Misconfigured(m) => Wit::Misconfigured(m),
+                    AuthError::Denied(m) => Wit::Denied(m),
+                    AuthError::Upstream(m) => Wit::Upstream(m),
+                }
+            }
+        }
+    };
 }
 
-impl From<AuthError> for mail::mcs::auth::types::AuthError {
-    fn from(e: AuthError) -> Self {
-        use mail::mcs::auth::types::{AuthChallenge as WitChallenge, AuthError as Wit};
-        match e {
-            AuthError::Challenge(c) => Wit::Challenge(WitChallenge {
-                message: c.message,
-                url: c.url,
-                code: c.code,
-                scope: c.scope,
-            }),
-            AuthError::Misconfigured(m) => Wit::Misconfigured(m),
-            AuthError::Denied(m) => Wit::Denied(m),
-            AuthError::Upstream(m) => Wit::Upstream(m),
-        }
-    }
-}
-
-impl From<mail::mcs::auth::types::AuthError> for AuthError {
-    fn from(e: mail::mcs::auth::types::AuthError) -> Self {
-        use mail::mcs::auth::types::AuthError as Wit;
-        match e {
-            Wit::Challenge(c) => AuthError::Challenge(AuthChallenge {
-                message: c.message,
-                url: c.url,
-                code: c.code,
-                scope: c.scope,
-            }),
-            Wit::Misconfigured(m) => AuthError::Misconfigured(m),
-            Wit::Denied(m) => AuthError::Denied(m),
-            Wit::Upstream(m) => AuthError::Upstream(m),
-        }
-    }
-}
+auth_types_conversions!(auth::exports::mcs::auth::types);
+auth_types_conversions!(mail::mcs::auth::types);
 
 impl From<mail::exports::mcs::mail::tools::ToolError> for ToolError {
     fn from(e: mail::exports::mcs::mail::tools::ToolError) -> Self {
@@ -198,6 +190,9 @@ mod tests {
             code: None,
             scope: String::new(),
         };
-        assert_eq!(bare.to_llm_json(), r#"{"auth_required":true,"message":"Wait"}"#);
+        assert_eq!(
+            bare.to_llm_json(),
+            r#"{"auth_required":true,"message":"Wait"}"#
+        );
     }
 }

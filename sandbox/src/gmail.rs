@@ -54,9 +54,20 @@ impl Mailbox {
     /// A small, realistic mailbox: Gmail's system labels and a few user labels.
     pub fn sample() -> Self {
         let mut labels: Vec<Label> = [
-            "INBOX", "SENT", "DRAFT", "SPAM", "TRASH", "STARRED", "UNREAD", "IMPORTANT",
-            "CHAT", "CATEGORY_PERSONAL", "CATEGORY_SOCIAL", "CATEGORY_PROMOTIONS",
-            "CATEGORY_UPDATES", "CATEGORY_FORUMS",
+            "INBOX",
+            "SENT",
+            "DRAFT",
+            "SPAM",
+            "TRASH",
+            "STARRED",
+            "UNREAD",
+            "IMPORTANT",
+            "CHAT",
+            "CATEGORY_PERSONAL",
+            "CATEGORY_SOCIAL",
+            "CATEGORY_PROMOTIONS",
+            "CATEGORY_UPDATES",
+            "CATEGORY_FORUMS",
         ]
         .into_iter()
         .map(Label::system)
@@ -110,7 +121,7 @@ impl FakeGmail {
 }
 
 async fn list_labels(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if let Err(denied) = authorize(&shared, &headers) {
+    if let Some(denied) = unauthorized(&shared, &headers) {
         return denied;
     }
     let labels: Vec<Value> = shared
@@ -129,14 +140,19 @@ async fn list_labels(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> R
 }
 
 async fn not_found() -> Response {
-    gmail_error(StatusCode::NOT_FOUND, "Requested entity was not found.", "notFound")
+    gmail_error(
+        StatusCode::NOT_FOUND,
+        "Requested entity was not found.",
+        "notFound",
+    )
 }
 
-fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
+/// The 401 Gmail sends when the bearer token is missing or wrong; `None` when it is right.
+fn unauthorized(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
     let expected = format!("Bearer {}", shared.token);
     match headers.get(http::header::AUTHORIZATION) {
-        Some(value) if value.as_bytes() == expected.as_bytes() => Ok(()),
-        _ => Err(gmail_error(
+        Some(value) if value.as_bytes() == expected.as_bytes() => None,
+        _ => Some(gmail_error(
             StatusCode::UNAUTHORIZED,
             "Request had invalid authentication credentials. Expected OAuth 2 access token, \
              login cookie or other valid authentication credential.",

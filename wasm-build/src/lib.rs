@@ -86,7 +86,10 @@ pub fn build_components(packages: &[&str]) -> Vec<Artifact> {
             path.is_file(),
             "cargo reported success but {path:?} is missing; is {package:?} a cdylib?"
         );
-        sources.extend(dep_info_sources(&artifact_dir.join(format!("{stem}.d")), &workspace));
+        sources.extend(dep_info_sources(
+            &artifact_dir.join(format!("{stem}.d")),
+            &workspace,
+        ));
         artifacts.push(Artifact {
             package: (*package).to_owned(),
             stem,
@@ -109,7 +112,10 @@ pub fn build_components(packages: &[&str]) -> Vec<Artifact> {
             .filter_map(|s| s.ancestors().find(|a| a.join("Cargo.toml").is_file()))
             .find(|dir| dir.ends_with(&artifact.package))
         {
-            println!("cargo:rerun-if-changed={}", manifest.join("Cargo.toml").display());
+            println!(
+                "cargo:rerun-if-changed={}",
+                manifest.join("Cargo.toml").display()
+            );
         }
     }
 
@@ -182,7 +188,7 @@ mod tests {
 
     #[test]
     fn dep_info_keeps_workspace_sources_and_unescapes_spaces() {
-        let dir = std::env::temp_dir().join(format!("wasm-build-test-{}", std::process::id()));
+        let dir = env::temp_dir().join(format!("wasm-build-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let dep = dir.join("x.d");
         std::fs::write(

@@ -29,7 +29,11 @@ pub async fn run(_args: Args) -> anyhow::Result<Exit> {
     println!(
         "Loaded the mail tools and the credential provider in {:.0} ms; tools: {}",
         started.elapsed().as_secs_f64() * 1000.0,
-        runtime.tools().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+        runtime
+            .tools()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
 
     let started = Instant::now();

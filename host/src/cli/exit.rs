@@ -35,9 +35,17 @@ mod tests {
 
     #[test]
     fn help_table_lists_every_code() {
-        for exit in [Exit::Success, Exit::ToolFailed, Exit::Error, Exit::AuthRequired] {
+        for exit in [
+            Exit::Success,
+            Exit::ToolFailed,
+            Exit::Error,
+            Exit::AuthRequired,
+        ] {
             let line = format!("  {}  ", exit as u8);
-            assert!(EXIT_CODES_HELP.contains(&line), "{exit:?} missing from help");
+            assert!(
+                EXIT_CODES_HELP.contains(&line),
+                "{exit:?} missing from help"
+            );
         }
     }
 }

@@ -9,8 +9,10 @@ pub const SANDBOX_TOKEN: &str = "sandbox-gmail-token";
 
 /// Arguments of `mcs sandbox`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  mcs sandbox    # then, in another shell, paste the printed \
-                        exports and run: mcs call list_folders")]
+#[command(
+    after_help = "Example:\n  mcs sandbox    # then, in another shell, paste the printed \
+                        exports and run: mcs call list_folders"
+)]
 pub struct Args {}
 
 /// Runs `mcs sandbox` until Ctrl-C.

@@ -13,6 +13,7 @@ use url::Url;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::policy::EgressPolicy;
+use crate::credentials::sealed::{Refusal, SealedCredentials, Unseal};
 
 /// A refused request, as reported to the [`DeniedHandler`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,15 +22,45 @@ pub struct Denial {
     pub component: String,
     /// `scheme://host:port` of the refused destination (no path, no query: they may hold data).
     pub destination: String,
+    /// Why it was refused.
+    pub reason: DenialReason,
+}
+
+/// Why a request was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DenialReason {
+    /// The destination is not on the component's allow-list.
+    NotAllowed,
+    /// A credential handle was sent where its scope's token may not go.
+    CredentialMisdirected {
+        /// The handle's scope.
+        scope: String,
+    },
+    /// An `Authorization` header that is no valid handle, toward a destination whose tokens
+    /// only the host issues (or a stale or forged handle anywhere).
+    ForgedCredential,
 }
 
 impl fmt::Display for Denial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "component {:?} may not reach {:?}; to allow it, add {:?} to its allowed_outbound_hosts",
-            self.component, self.destination, self.destination
-        )
+        let (component, destination) = (&self.component, &self.destination);
+        match &self.reason {
+            DenialReason::NotAllowed => write!(
+                f,
+                "component {component:?} may not reach {destination:?}; to allow it, add \
+                 {destination:?} to its allowed_outbound_hosts"
+            ),
+            DenialReason::CredentialMisdirected { scope } => write!(
+                f,
+                "component {component:?} tried to send its {scope:?} credential to \
+                 {destination:?}, where that credential may not go"
+            ),
+            DenialReason::ForgedCredential => write!(
+                f,
+                "component {component:?} sent an Authorization header to {destination:?} that \
+                 the host did not issue"
+            ),
+        }
     }
 }
 
@@ -86,22 +117,41 @@ pub struct EgressHooks {
     policy: Arc<EgressPolicy>,
     timeouts: Timeouts,
     on_denied: Arc<dyn DeniedHandler>,
+    sealed: Option<Arc<SealedCredentials>>,
 }
 
 impl EgressHooks {
-    /// Hooks enforcing `policy` for `component`.
+    /// Hooks enforcing `policy` for `component`; with `sealed`, credential handles in
+    /// `Authorization` headers are swapped for tokens where their scope allows.
     pub fn new(
         component: Arc<str>,
         policy: Arc<EgressPolicy>,
         timeouts: Timeouts,
         on_denied: Arc<dyn DeniedHandler>,
+        sealed: Option<Arc<SealedCredentials>>,
     ) -> Self {
         Self {
             component,
             policy,
             timeouts,
             on_denied,
+            sealed,
         }
+    }
+
+    fn deny(&self, url: &Url, reason: DenialReason) -> SendFuture {
+        let denial = Denial {
+            component: self.component.to_string(),
+            destination: origin(url),
+            reason,
+        };
+        self.report(&denial);
+        Box::new(async { Err(HttpError::HttpRequestDenied) })
+    }
+
+    fn report(&self, denial: &Denial) {
+        tracing::warn!(component = %denial.component, destination = %denial.destination, "egress denied: {denial}");
+        self.on_denied.denied(denial);
     }
 
     /// The policy decision for `uri`: `Ok` with the parsed URL, or the denial.
@@ -112,6 +162,7 @@ impl EgressHooks {
             url => Err(Denial {
                 component: self.component.to_string(),
                 destination: url.map_or_else(|| redacted_origin(uri), |u| origin(&u)),
+                reason: DenialReason::NotAllowed,
             }),
         }
     }
@@ -151,18 +202,38 @@ type SendFuture = Box<
 impl WasiHttpHooks for EgressHooks {
     fn send_request(
         &mut self,
-        request: http::Request<WasiBody>,
+        mut request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
         _body_done: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
     ) -> SendFuture {
-        if let Err(denial) = self.check(request.uri()) {
-            tracing::warn!(component = %denial.component, destination = %denial.destination, "egress denied");
-            self.on_denied.denied(&denial);
-            return Box::new(async { Err(HttpError::HttpRequestDenied) });
+        let url = match self.check(request.uri()) {
+            Ok(url) => url,
+            Err(denial) => {
+                self.report(&denial);
+                return Box::new(async { Err(HttpError::HttpRequestDenied) });
+            }
+        };
+        if let Some(sealed) = &self.sealed {
+            let authorization = request.headers().get(http::header::AUTHORIZATION);
+            match sealed.unseal(authorization, &url) {
+                Unseal::Pass => {}
+                Unseal::Replace(value) => {
+                    request
+                        .headers_mut()
+                        .insert(http::header::AUTHORIZATION, value);
+                }
+                Unseal::Refuse(Refusal::WrongDestination { scope }) => {
+                    return self.deny(&url, DenialReason::CredentialMisdirected { scope });
+                }
+                Unseal::Refuse(Refusal::NotAHandle) => {
+                    return self.deny(&url, DenialReason::ForgedCredential);
+                }
+            }
         }
         let options = self.timeouts.clamp(options);
         Box::new(async move {
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+            let (response, io) =
+                wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
             Ok((
                 response.map(BodyExt::boxed_unsync),
                 Box::new(io) as Box<dyn Future<Output = _> + Send>,
@@ -181,6 +252,7 @@ mod tests {
             Arc::new(EgressPolicy::parse(entries).unwrap()),
             Timeouts::default(),
             Arc::new(|_: &Denial| {}),
+            None,
         )
     }
 

@@ -7,5 +7,5 @@
 pub mod hooks;
 pub mod policy;
 
-pub use hooks::{Denial, DeniedHandler, EgressHooks, Timeouts};
+pub use hooks::{Denial, DenialReason, DeniedHandler, EgressHooks, Timeouts};
 pub use policy::{EgressPolicy, PolicyError};

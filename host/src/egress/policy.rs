@@ -155,37 +155,17 @@ pub enum PolicyError {
         /// The entry without its userinfo.
         suggestion: String,
     },
-    /// The entry has a path after the authority.
+    /// The entry has a path, query or fragment after the authority.
     #[error(
-        "allowed host {entry:?} has a path; entries name only scheme, host and port, \
+        "allowed host {entry:?} has a {part}; entries name only scheme, host and port, \
          write it as {suggestion:?}"
     )]
-    Path {
+    NotAnOrigin {
         /// The entry as written.
         entry: String,
-        /// The entry without its path.
-        suggestion: String,
-    },
-    /// The entry has a `?query`.
-    #[error(
-        "allowed host {entry:?} has a query; entries name only scheme, host and port, \
-         write it as {suggestion:?}"
-    )]
-    Query {
-        /// The entry as written.
-        entry: String,
-        /// The entry without its query.
-        suggestion: String,
-    },
-    /// The entry has a `#fragment`.
-    #[error(
-        "allowed host {entry:?} has a fragment; entries name only scheme, host and port, \
-         write it as {suggestion:?}"
-    )]
-    Fragment {
-        /// The entry as written.
-        entry: String,
-        /// The entry without its fragment.
+        /// `path`, `query` or `fragment`.
+        part: &'static str,
+        /// The entry without it.
         suggestion: String,
     },
     /// The host is empty.
@@ -299,21 +279,15 @@ impl AllowedHost {
         let after_slash = tail.strip_prefix('/').unwrap_or(tail);
         if !after_slash.is_empty() {
             let suggestion = format!("{scheme_text}://{authority}");
-            return Err(if after_slash.starts_with('?') {
-                PolicyError::Query {
-                    entry: owned(),
-                    suggestion,
-                }
-            } else if after_slash.starts_with('#') {
-                PolicyError::Fragment {
-                    entry: owned(),
-                    suggestion,
-                }
-            } else {
-                PolicyError::Path {
-                    entry: owned(),
-                    suggestion,
-                }
+            let part = match after_slash.as_bytes()[0] {
+                b'?' => "query",
+                b'#' => "fragment",
+                _ => "path",
+            };
+            return Err(PolicyError::NotAnOrigin {
+                entry: owned(),
+                part,
+                suggestion,
             });
         }
 
@@ -964,7 +938,10 @@ mod tests {
             "https://example.com//",
             "https://example.com:443/v1/",
         ] {
-            assert!(matches!(error(entry), PolicyError::Path { .. }), "{entry}");
+            assert!(
+                matches!(error(entry), PolicyError::NotAnOrigin { part: "path", .. }),
+                "{entry}"
+            );
         }
         let text = message("https://example.com:443/v1/");
         assert!(
@@ -977,12 +954,21 @@ mod tests {
     #[test]
     fn rejects_query_and_fragment() {
         for entry in ["https://example.com?x=1", "https://example.com/?x=1"] {
-            assert!(matches!(error(entry), PolicyError::Query { .. }), "{entry}");
+            assert!(
+                matches!(error(entry), PolicyError::NotAnOrigin { part: "query", .. }),
+                "{entry}"
+            );
             assert!(message(entry).contains("write it as \"https://example.com\""));
         }
         for entry in ["https://example.com#top", "https://example.com/#top"] {
             assert!(
-                matches!(error(entry), PolicyError::Fragment { .. }),
+                matches!(
+                    error(entry),
+                    PolicyError::NotAnOrigin {
+                        part: "fragment",
+                        ..
+                    }
+                ),
                 "{entry}"
             );
             assert!(message(entry).contains("write it as \"https://example.com\""));

@@ -79,9 +79,9 @@ impl Backend for MemoryBackend {
                     key: at.key.to_owned(),
                 })?,
             };
-            let next = current.checked_add(delta).ok_or_else(|| {
-                KvError::Backend(format!("counter {:?} would overflow", at.key))
-            })?;
+            let next = current
+                .checked_add(delta)
+                .ok_or_else(|| KvError::Backend(format!("counter {:?} would overflow", at.key)))?;
             m.insert(key, next.to_string().into_bytes());
             Ok(next)
         })
@@ -110,7 +110,10 @@ mod tests {
         let kv = MemoryBackend::new();
         kv.set(at("auth", "rt"), b"secret").unwrap();
         assert_eq!(kv.get(at("mail", "rt")).unwrap(), None);
-        assert_eq!(kv.get(at("auth", "rt")).unwrap().as_deref(), Some(&b"secret"[..]));
+        assert_eq!(
+            kv.get(at("auth", "rt")).unwrap().as_deref(),
+            Some(&b"secret"[..])
+        );
         assert!(kv.list_keys("mail", "default", 0, 10).unwrap().is_empty());
     }
 

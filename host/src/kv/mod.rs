@@ -186,7 +186,7 @@ type KvResult<T> = wasmtime::Result<Result<T, store::Error>>;
 
 impl store::Host for KvCtxView<'_> {
     async fn open(&mut self, identifier: String) -> KvResult<Resource<Bucket>> {
-        if !self.ctx.buckets.iter().any(|b| *b == identifier) {
+        if !self.ctx.buckets.contains(&identifier) {
             let denied = KvError::AccessDenied {
                 namespace: self.ctx.namespace.to_string(),
                 bucket: identifier,
@@ -201,17 +201,29 @@ impl store::Host for KvCtxView<'_> {
 impl store::HostBucket for KvCtxView<'_> {
     async fn get(&mut self, bucket: Resource<Bucket>, key: String) -> KvResult<Option<Vec<u8>>> {
         let b = self.bucket(&bucket)?;
-        Ok(self.ctx.backend.get(self.location(b, &key)).map_err(Into::into))
+        Ok(self
+            .ctx
+            .backend
+            .get(self.location(b, &key))
+            .map_err(Into::into))
     }
 
     async fn set(&mut self, bucket: Resource<Bucket>, key: String, value: Vec<u8>) -> KvResult<()> {
         let b = self.bucket(&bucket)?;
-        Ok(self.ctx.backend.set(self.location(b, &key), &value).map_err(Into::into))
+        Ok(self
+            .ctx
+            .backend
+            .set(self.location(b, &key), &value)
+            .map_err(Into::into))
     }
 
     async fn delete(&mut self, bucket: Resource<Bucket>, key: String) -> KvResult<()> {
         let b = self.bucket(&bucket)?;
-        Ok(self.ctx.backend.delete(self.location(b, &key)).map_err(Into::into))
+        Ok(self
+            .ctx
+            .backend
+            .delete(self.location(b, &key))
+            .map_err(Into::into))
     }
 
     async fn exists(&mut self, bucket: Resource<Bucket>, key: String) -> KvResult<bool> {
@@ -231,15 +243,14 @@ impl store::HostBucket for KvCtxView<'_> {
     ) -> KvResult<store::KeyResponse> {
         let b = self.bucket(&bucket)?;
         let start = cursor.unwrap_or(0);
-        let keys =
-            match self
-                .ctx
-                .backend
-                .list_keys(&self.ctx.namespace, &b.name, start, LIST_PAGE)
-            {
-                Ok(keys) => keys,
-                Err(e) => return Ok(Err(e.into())),
-            };
+        let keys = match self
+            .ctx
+            .backend
+            .list_keys(&self.ctx.namespace, &b.name, start, LIST_PAGE)
+        {
+            Ok(keys) => keys,
+            Err(e) => return Ok(Err(e.into())),
+        };
         let cursor = (keys.len() == LIST_PAGE).then(|| start + LIST_PAGE as u64);
         Ok(Ok(store::KeyResponse { keys, cursor }))
     }
@@ -251,7 +262,12 @@ impl store::HostBucket for KvCtxView<'_> {
 }
 
 impl atomics::Host for KvCtxView<'_> {
-    async fn increment(&mut self, bucket: Resource<Bucket>, key: String, delta: u64) -> KvResult<u64> {
+    async fn increment(
+        &mut self,
+        bucket: Resource<Bucket>,
+        key: String,
+        delta: u64,
+    ) -> KvResult<u64> {
         let b = self.bucket(&bucket)?;
         Ok(self
             .ctx
