@@ -20,7 +20,27 @@ pub struct RecordedRequest {
     pub path_and_query: String,
     /// Value of the `Authorization` header, if any.
     pub authorization: Option<String>,
+    /// Value of the `Content-Type` header, if any.
+    pub content_type: Option<String>,
+    /// The body, lossily decoded as UTF-8.
+    pub body: String,
 }
+
+impl RecordedRequest {
+    /// `METHOD path` without the query, e.g. `POST /oauth/token`, for sequence assertions.
+    pub fn line(&self) -> String {
+        let path = self.path_and_query.split('?').next().unwrap_or_default();
+        format!("{} {path}", self.method)
+    }
+
+    /// The body as JSON, if it is JSON.
+    pub fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_str(&self.body).ok()
+    }
+}
+
+/// Largest request body a fake records and serves (the fakes never need more).
+const MAX_BODY: usize = 4 << 20;
 
 /// A running server; stops when dropped.
 pub(crate) struct Server {
@@ -91,6 +111,15 @@ impl Drop for Server {
 }
 
 async fn record(log: &Mutex<Vec<RecordedRequest>>, req: Request<Body>, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_BODY).await.unwrap_or_default();
+    let req = Request::from_parts(parts, Body::from(bytes.clone()));
+    let header = |name: http::header::HeaderName| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
     let entry = RecordedRequest {
         method: req.method().to_string(),
         path_and_query: req
@@ -98,11 +127,9 @@ async fn record(log: &Mutex<Vec<RecordedRequest>>, req: Request<Body>, next: Nex
             .path_and_query()
             .map(|p| p.to_string())
             .unwrap_or_default(),
-        authorization: req
-            .headers()
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
+        authorization: header(http::header::AUTHORIZATION),
+        content_type: header(http::header::CONTENT_TYPE),
+        body: String::from_utf8_lossy(&bytes).into_owned(),
     };
     if let Ok(mut log) = log.lock() {
         log.push(entry);
