@@ -7,8 +7,13 @@
 
 #![deny(missing_docs)]
 
+pub mod auth0;
+pub mod broker;
+pub mod envelope;
 mod gmail;
 mod server;
 
+pub use auth0::{Auth0Config, FakeAuth0};
+pub use broker::{BrokerConfig, FakeBroker};
 pub use gmail::{FakeGmail, Label, Mailbox};
 pub use server::RecordedRequest;

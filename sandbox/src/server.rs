@@ -113,17 +113,17 @@ impl Drop for Server {
 async fn record(log: &Mutex<Vec<RecordedRequest>>, req: Request<Body>, next: Next) -> Response {
     let (parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, MAX_BODY).await.unwrap_or_default();
-    let req = Request::from_parts(parts, Body::from(bytes.clone()));
     let header = |name: http::header::HeaderName| {
-        req.headers()
+        parts
+            .headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
     let entry = RecordedRequest {
-        method: req.method().to_string(),
-        path_and_query: req
-            .uri()
+        method: parts.method.to_string(),
+        path_and_query: parts
+            .uri
             .path_and_query()
             .map(|p| p.to_string())
             .unwrap_or_default(),
@@ -131,6 +131,7 @@ async fn record(log: &Mutex<Vec<RecordedRequest>>, req: Request<Body>, next: Nex
         content_type: header(http::header::CONTENT_TYPE),
         body: String::from_utf8_lossy(&bytes).into_owned(),
     };
+    let req = Request::from_parts(parts, Body::from(bytes));
     if let Ok(mut log) = log.lock() {
         log.push(entry);
     }

@@ -1,0 +1,1 @@
+//! The LinkAuth encryption envelope (placeholder; being written).
