@@ -1,8 +1,10 @@
 //! The credential-provider component.
 //!
 //! It answers `get-token(scope)` from its settings (`wasi:config`) and its state
-//! (`wasi:keyvalue`). Modes, chosen by the `mode` setting:
-//! - `static`: tokens come from settings named `token.<scope>` (e.g. `token.gmail`).
+//! (`wasi:keyvalue`). Modes, chosen by the `mode` setting (see `settings`):
+//! - `token-vault`: Auth0 Token Vault, with the first run's browser steps through LinkAuth;
+//! - `linkauth`: a credential typed into a LinkAuth form;
+//! - `static`: tokens from settings named `token.<scope>`.
 //!
 //! The component is trusted with secrets but sandboxed: the host gives it its own store, its
 //! own egress policy and its own key-value namespace, and never links it to a tool directly.
@@ -14,8 +16,18 @@ mod bindings {
         generate_all,
     });
 }
+mod auth0;
+mod clock;
+mod envelope;
+mod form;
+mod keys;
+mod linkauth;
+mod random;
 mod settings;
+mod state;
 mod static_tokens;
+mod token_vault;
+mod transport;
 
 use bindings::exports::mcs::auth::credential_provider::Guest;
 use bindings::exports::mcs::auth::types::AuthError;
@@ -26,15 +38,23 @@ struct Provider;
 
 impl Guest for Provider {
     fn get_token(scope: String) -> Result<String, AuthError> {
-        let settings = Settings::load()?;
-        match settings.mode {
+        match Settings::load()?.mode {
             Mode::Static => static_tokens::get_token(&scope),
+            Mode::TokenVault => token_vault::TokenVault::load()?.get_token(&scope),
+            Mode::LinkAuth => form::get_token(&scope),
         }
     }
 
-    fn invalidate_token(_scope: String) {
-        // Static tokens have no cache to drop; a rejected static token stays rejected until the
-        // operator changes the setting.
+    fn invalidate_token(scope: String) {
+        // Failures here are not reportable (the WIT function returns nothing); the next
+        // get-token reports any problem with the store.
+        let _ = match Settings::load().map(|s| s.mode) {
+            Ok(Mode::TokenVault) => {
+                token_vault::TokenVault::load().and_then(|tv| tv.invalidate(&scope))
+            }
+            Ok(Mode::LinkAuth) => form::invalidate(&scope),
+            Ok(Mode::Static) | Err(_) => Ok(()),
+        };
     }
 }
 
