@@ -51,6 +51,9 @@ pub struct PendingConnect {
     pub redirect_uri: String,
     /// The Auth0 connection, e.g. `google-oauth2`.
     pub connection: String,
+    /// The My Account API token used for `/connect`, reused for `/complete` while valid.
+    #[serde(default)]
+    pub my_account: Option<CachedToken>,
 }
 
 /// The provider's store.

@@ -88,10 +88,10 @@ impl TokenVault {
             .get_json::<PendingConnect>(&pending_key(scope))?
             .is_some()
         {
-            let rt = self.refresh_token()?;
+            let rt = self.refresh_token(scope)?;
             return self.resume_connect(scope, &connection, &rt);
         }
-        let rt = self.refresh_token()?;
+        let rt = self.refresh_token(scope)?;
         self.exchange(scope, &connection, &rt, true)
     }
 
@@ -101,11 +101,11 @@ impl TokenVault {
     }
 
     /// The stored refresh token, or the next step of the login flow.
-    fn refresh_token(&self) -> Result<String, AuthError> {
+    fn refresh_token(&self, scope: &str) -> Result<String, AuthError> {
         if let Some(rt) = self.state.get_text(&self.rt_key())? {
             return Ok(rt);
         }
-        self.login()
+        self.login(scope)
     }
 
     fn broker(&self) -> Result<&Broker, AuthError> {
@@ -118,10 +118,11 @@ impl TokenVault {
         })
     }
 
-    /// One step of the Auth0 login through LinkAuth: a challenge, or the new refresh token.
-    fn login(&self) -> Result<String, AuthError> {
+    /// One step of the Auth0 login through LinkAuth: a challenge (reported under `scope`, the
+    /// scope the tool asked for), or the new refresh token.
+    fn login(&self, scope: &str) -> Result<String, AuthError> {
         let broker = self.broker()?;
-        let flow = DeviceFlow::new(&self.state, broker, "login", "auth0", Wording::Login);
+        let flow = DeviceFlow::new(&self.state, broker, "login", scope, Wording::Login);
         if flow.in_progress()? {
             match flow.step()? {
                 Outcome::Waiting(challenge) => return Err(challenge),
@@ -184,14 +185,14 @@ impl TokenVault {
                          token for it. Check in the Auth0 dashboard that {CHECKLIST}"
                     )))
                 }
-                Some("invalid_grant") => self.relogin(),
+                Some("invalid_grant") => self.relogin(scope),
                 _ => Err(classify(&f, "the Token Vault exchange")),
             },
         }
     }
 
     /// The refresh token is dead: forget everything that came from it and sign in again.
-    fn relogin(&self) -> Result<String, AuthError> {
+    fn relogin(&self, scope: &str) -> Result<String, AuthError> {
         for prefix in ["at:", "ca:pending:", "linkauth:session:"] {
             for key in self.state.keys_with_prefix(prefix)? {
                 self.state.delete(&key)?;
@@ -199,7 +200,7 @@ impl TokenVault {
         }
         self.state.delete(&self.rt_key())?;
         // The new login always starts with a challenge: nothing is left to poll.
-        self.login()
+        self.login(scope)
     }
 
     fn cache(&self, scope: &str, tokens: Tokens) -> Result<String, AuthError> {
@@ -224,14 +225,17 @@ impl TokenVault {
     }
 
     /// B: a My Account API token, for `/connect` and `/complete`.
-    fn my_account(&self, rt: &str) -> Result<String, AuthError> {
+    fn my_account(&self, scope: &str, rt: &str) -> Result<CachedToken, AuthError> {
         match auth0::my_account_token(&self.cfg, &self.via, rt) {
             Ok(tokens) => {
                 self.rotate(tokens.refresh_token.as_deref())?;
-                Ok(tokens.access_token)
+                Ok(CachedToken {
+                    expires_at: clock::now() + tokens.expires_in.saturating_sub(EXPIRY_MARGIN),
+                    token: tokens.access_token,
+                })
             }
             Err(f) if f.oauth_error() == Some("invalid_grant") => Err(self
-                .relogin()
+                .relogin(scope)
                 .err()
                 .unwrap_or_else(|| AuthError::Upstream("sign-in restarted".into()))),
             Err(f @ Failure::OAuth { .. }) => Err(AuthError::Misconfigured(format!(
@@ -248,18 +252,19 @@ impl TokenVault {
     fn start_connect(&self, scope: &str, connection: &str, rt: &str) -> Result<String, AuthError> {
         let broker = self.broker()?;
         let scopes = self.cfg.connection_scopes(scope)?;
-        let my_account = self.my_account(rt)?;
+        let my_account = self.my_account(scope, rt)?;
         let pending = PendingConnect {
             auth_session: String::new(),
             code_verifier: random::token_urlsafe(64),
             state: random::token_urlsafe(16),
             redirect_uri: broker.callback_url(),
             connection: connection.to_owned(),
+            my_account: None,
         };
         let started = auth0::connect(
             &self.cfg,
             &self.via,
-            &my_account,
+            &my_account.token,
             connection,
             &pending.redirect_uri,
             &pending.state,
@@ -275,6 +280,7 @@ impl TokenVault {
         })?;
         let pending = PendingConnect {
             auth_session: started.auth_session,
+            my_account: Some(my_account),
             ..pending
         };
         self.state.set_json(&pending_key(scope), &pending)?;
@@ -323,11 +329,14 @@ impl TokenVault {
                 "the broker's result has no connect_code; the next call starts over".into(),
             )
         })?;
-        let my_account = self.my_account(rt)?;
+        let my_account = match pending.my_account {
+            Some(t) if t.expires_at > clock::now() => t,
+            _ => self.my_account(scope, rt)?,
+        };
         auth0::complete(
             &self.cfg,
             &self.via,
-            &my_account,
+            &my_account.token,
             &pending.auth_session,
             &code,
             &pending.redirect_uri,

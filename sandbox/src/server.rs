@@ -112,7 +112,9 @@ impl Drop for Server {
 
 async fn record(log: &Mutex<Vec<RecordedRequest>>, req: Request<Body>, next: Next) -> Response {
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, MAX_BODY).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .unwrap_or_default();
     let header = |name: http::header::HeaderName| {
         parts
             .headers

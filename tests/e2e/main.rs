@@ -1,5 +1,6 @@
 //! End-to-end tests: the real host, the real components, the sandbox fakes on 127.0.0.1.
 
+mod auth_flow;
 mod egress;
 mod load;
 mod mail_tools;

@@ -7,6 +7,8 @@ use mcs_host::egress::Denial;
 use mcs_host::{ComponentConfig, Runtime, RuntimeBuilder, guests};
 use mcs_sandbox::FakeGmail;
 
+pub mod sandbox;
+
 /// Hostile and helper components built for the tests.
 pub mod programs {
     include!(concat!(env!("OUT_DIR"), "/gen.rs"));

@@ -1,0 +1,390 @@
+//! The credential provider in Token Vault mode, through the host and both components, against
+//! the fake Auth0 tenant and the fake LinkAuth broker. Every call runs in a new runtime with
+//! only the key-value store shared, as separate processes would. Request sequences are checked
+//! against reference/mcs-python-sdk.md §1.5, as corrected by issue 4.
+
+use mcs_host::{AuthError, CallError, ToolError};
+use mcs_sandbox::Auth0Config;
+use mcs_sandbox::envelope::{self, Serialization};
+use mcs_tests::sandbox::{DOMAIN, Sandbox, Seen};
+
+fn lines(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[tokio::test]
+async fn first_run_signs_in_connects_then_serves_tokens_without_auth0() {
+    let sb = Sandbox::start();
+    // No seeded key: this test covers generating the agent key inside the guest.
+
+    // 1. No refresh token: a LinkAuth session for the Auth0 login.
+    let mark = sb.mark();
+    let login = sb.challenge().await;
+    assert_eq!(login.scope, "gmail");
+    assert!(
+        login
+            .url
+            .as_deref()
+            .is_some_and(|u| u.starts_with(&sb.broker.base_url()))
+    );
+    assert!(
+        login.message.contains(login.code.as_deref().unwrap()),
+        "{}",
+        login.message
+    );
+    assert_eq!(
+        sb.since(mark),
+        Seen {
+            broker: lines(&["POST /v1/sessions"]),
+            ..Seen::default()
+        }
+    );
+    assert!(
+        sb.stored("linkauth:privkey").is_some(),
+        "the agent key is kept"
+    );
+
+    // 2. Signed in: the exchange finds no connected account, so Connected Accounts starts.
+    sb.approve(&login).await;
+    let mark = sb.mark();
+    let connect = sb.challenge().await;
+    assert_eq!(connect.scope, "gmail:connect");
+    assert_ne!(connect.code, login.code);
+    assert_eq!(
+        sb.since(mark),
+        Seen {
+            auth0: lines(&[
+                "A exchange",
+                "B my-account",
+                "POST /me/v1/connected-accounts/connect"
+            ]),
+            broker: lines(&["GET /v1/sessions/{id}", "POST /v1/sessions"]),
+            gmail: vec![],
+        }
+    );
+    assert!(sb.stored(&format!("rt:{DOMAIN}")).is_some());
+    assert!(
+        sb.stored("ca:pending:gmail").is_some(),
+        "the connect step is persisted"
+    );
+
+    // 3. Consent given: /complete, the exchange, then Gmail.
+    sb.approve(&connect).await;
+    let mark = sb.mark();
+    let out = sb.call().await.expect("the tool runs");
+    assert!(out.contains("\"Work\""), "{out}");
+    assert_eq!(
+        sb.since(mark),
+        Seen {
+            auth0: lines(&["POST /me/v1/connected-accounts/complete", "A exchange"]),
+            broker: lines(&["GET /v1/sessions/{id}"]),
+            gmail: lines(&["GET /gmail/v1/users/me/labels"]),
+        }
+    );
+    assert!(sb.stored("ca:pending:gmail").is_none());
+
+    // 4. Warm: the cached token serves, Auth0 and the broker hear nothing.
+    let mark = sb.mark();
+    sb.call().await.expect("warm call");
+    assert_eq!(
+        sb.since(mark),
+        Seen {
+            gmail: lines(&["GET /gmail/v1/users/me/labels"]),
+            ..Seen::default()
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_token_near_expiry_is_exchanged_again() {
+    // expires_in 60 leaves no cacheable lifetime after the 60 s margin.
+    let sb = Sandbox::start_with(
+        Auth0Config {
+            google_expires_in: 60,
+            ..Auth0Config::default()
+        },
+        |_| {},
+    );
+    sb.signed_in();
+    for _ in 0..2 {
+        let mark = sb.mark();
+        sb.call().await.expect("call");
+        assert_eq!(sb.since(mark).auth0, lines(&["A exchange"]));
+    }
+    assert!(sb.stored("at:gmail").is_none());
+}
+
+#[tokio::test]
+async fn invalid_grant_forgets_the_login_and_starts_a_fresh_one() {
+    let sb = Sandbox::start();
+    sb.seed_agent_key();
+    sb.signed_in();
+    sb.call().await.expect("first call works");
+    sb.store("ca:pending:other", "{}");
+    sb.auth0.revoke_refresh_tokens();
+    sb.store(
+        "at:gmail",
+        r#"{"token":"ya29.expired-in-cache","expires_at":1}"#,
+    );
+
+    let mark = sb.mark();
+    let challenge = sb.challenge().await;
+    assert_eq!(challenge.scope, "gmail");
+    let seen = sb.since(mark);
+    assert_eq!(
+        seen.auth0,
+        lines(&["A exchange"]),
+        "one failed exchange, no loop"
+    );
+    assert_eq!(seen.broker, lines(&["POST /v1/sessions"]));
+    assert!(
+        sb.stored(&format!("rt:{DOMAIN}")).is_none(),
+        "the dead refresh token is gone"
+    );
+    assert!(
+        sb.stored("ca:pending:other").is_none(),
+        "pending steps are gone"
+    );
+    assert!(
+        sb.stored("linkauth:privkey").is_some(),
+        "the agent key stays"
+    );
+
+    // The new sign-in works and the account is still connected.
+    sb.approve(&challenge).await;
+    sb.call().await.expect("signed in again");
+}
+
+#[tokio::test]
+async fn a_rotated_refresh_token_replaces_the_stored_one() {
+    let sb = Sandbox::start_with(
+        Auth0Config {
+            rotate_refresh_tokens: true,
+            ..Auth0Config::default()
+        },
+        |_| {},
+    );
+    sb.seed_agent_key();
+    let old = sb.auth0.issue_refresh_token();
+    sb.store(&format!("rt:{DOMAIN}"), &old);
+
+    // Not connected yet: the My Account exchange rotates the refresh token.
+    let connect = sb.challenge().await;
+    let new = sb.stored(&format!("rt:{DOMAIN}")).expect("refresh token");
+    assert_ne!(new, old, "rotation was kept");
+    sb.approve(&connect).await;
+    sb.call()
+        .await
+        .expect("the rotated token works all the way through");
+}
+
+#[tokio::test]
+async fn an_expired_broker_session_gives_one_new_challenge() {
+    let sb = Sandbox::start();
+    sb.seed_agent_key();
+    let first = sb.challenge().await;
+    sb.broker.expire(first.code.as_deref().unwrap());
+
+    let mark = sb.mark();
+    let second = sb.challenge().await;
+    assert_ne!(second.code, first.code);
+    assert_eq!(
+        sb.since(mark).broker,
+        lines(&["GET /v1/sessions/{id}", "POST /v1/sessions"])
+    );
+    sb.approve(&second).await;
+    sb.auth0.connect_account("google-oauth2");
+    sb.call().await.expect("the new session completes");
+}
+
+#[tokio::test]
+async fn proxy_mode_sends_every_auth0_call_through_the_broker() {
+    let mut sb = Sandbox::start();
+    sb.via_proxy = true;
+    sb.seed_agent_key();
+    let login = sb.challenge().await;
+    sb.approve(&login).await;
+    let connect = sb.challenge().await;
+    sb.approve(&connect).await;
+    let mark = sb.mark();
+    sb.call().await.expect("the tool runs");
+    let seen = sb.since(mark);
+    assert_eq!(
+        seen.broker,
+        lines(&["GET /v1/sessions/{id}", "POST /v1/proxy", "POST /v1/proxy"])
+    );
+    assert_eq!(
+        seen.auth0,
+        lines(&["POST /me/v1/connected-accounts/complete", "A exchange"]),
+        "Auth0 heard the same calls, relayed by the broker"
+    );
+}
+
+#[tokio::test]
+async fn a_connect_flow_that_leaves_token_vault_empty_names_the_toggles() {
+    let sb = Sandbox::start();
+    sb.seed_agent_key();
+    sb.auth0.set_complete_connects(false);
+    let rt = sb.auth0.issue_refresh_token();
+    sb.store(&format!("rt:{DOMAIN}"), &rt);
+    let connect = sb.challenge().await;
+    sb.approve(&connect).await;
+    match sb.call().await {
+        Err(CallError::Tool(ToolError::Auth(AuthError::Misconfigured(msg)))) => {
+            assert!(msg.contains("Connected Accounts"), "{msg}");
+            assert!(msg.contains("Token Vault"), "{msg}");
+        }
+        other => panic!("expected a setup error, got {other:?}"),
+    }
+}
+
+/// Each bad reply gives a clear error and leaves the stored state as it was.
+#[tokio::test]
+async fn bad_auth0_replies_are_clear_errors_and_keep_the_stored_state() {
+    let sb = Sandbox::start();
+    sb.seed_agent_key();
+    let rt = sb.signed_in();
+    let cases = [
+        (
+            500,
+            "application/json",
+            r#"{"error":"server_error","error_description":"boom"}"#,
+            "boom",
+        ),
+        (
+            502,
+            "text/html",
+            "<html><body>Bad Gateway</body></html>",
+            "HTTP 502",
+        ),
+        (
+            200,
+            "application/json",
+            r#"{"access_token": "ya29.trunc"#,
+            "unreadable",
+        ),
+        (
+            200,
+            "application/json",
+            r#"{"token_type":"Bearer"}"#,
+            "no access_token",
+        ),
+    ];
+    for (status, content_type, body, want) in cases {
+        sb.auth0.fail_next(status, content_type, body);
+        match sb.call().await {
+            Err(CallError::Tool(ToolError::Auth(e))) => {
+                let text = format!("{e}");
+                assert!(text.contains(want), "{status} {body}: {text}");
+            }
+            other => panic!("{status} {body}: expected an auth error, got {other:?}"),
+        }
+        assert_eq!(
+            sb.stored(&format!("rt:{DOMAIN}")).as_deref(),
+            Some(rt.as_str())
+        );
+        assert!(sb.stored("at:gmail").is_none());
+    }
+    sb.call().await.expect("recovers once Auth0 behaves");
+}
+
+#[tokio::test]
+async fn bad_broker_replies_are_clear_errors_and_keep_the_stored_state() {
+    let sb = Sandbox::start();
+    sb.seed_agent_key();
+    let key = sb.stored("linkauth:privkey").unwrap();
+
+    // Garbage, a credential encrypted to another key, and a truncated envelope.
+    let other_key = {
+        use base64::Engine as _;
+        use rsa::pkcs8::EncodePublicKey;
+        let k = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).unwrap();
+        base64::engine::general_purpose::STANDARD.encode(
+            rsa::RsaPublicKey::from(&k)
+                .to_public_key_der()
+                .unwrap()
+                .as_bytes(),
+        )
+    };
+    let wrong_key = envelope::seal(
+        &other_key,
+        br#"{"refresh_token":"rt"}"#,
+        Serialization::Browser,
+    )
+    .unwrap();
+    let truncated = &wrong_key[..wrong_key.len() / 2];
+    for ciphertext in ["not even base64 !!", wrong_key.as_str(), truncated] {
+        let challenge = sb.challenge().await;
+        sb.broker.replace_next_ciphertext(ciphertext);
+        sb.approve(&challenge).await;
+        match sb.call().await {
+            Err(CallError::Tool(ToolError::Auth(AuthError::Upstream(msg)))) => {
+                assert!(msg.contains("could not read the credential"), "{msg}");
+            }
+            other => panic!("expected an upstream error, got {other:?}"),
+        }
+        assert_eq!(sb.stored("linkauth:privkey").as_deref(), Some(key.as_str()));
+        assert!(sb.stored(&format!("rt:{DOMAIN}")).is_none());
+    }
+
+    // A 500, an HTML page and a rejected poll token.
+    let challenge = sb.challenge().await;
+    sb.broker
+        .fail_next_poll(500, "text/plain", "Internal Server Error");
+    let err = sb.call().await.unwrap_err();
+    assert!(format!("{err}").contains("HTTP 500"), "{err}");
+    assert!(
+        sb.stored("linkauth:session:login").is_some(),
+        "a 500 keeps the session"
+    );
+    sb.broker.fail_next_poll(
+        403,
+        "application/problem+json",
+        r#"{"type":"about:blank","title":"Forbidden","status":403,"detail":"Invalid poll_token."}"#,
+    );
+    let err = sb.call().await.unwrap_err();
+    assert!(
+        format!("{err}").contains("Invalid poll_token"),
+        "a 403 is an error, not pending: {err}"
+    );
+    assert!(
+        sb.stored("linkauth:session:login").is_none(),
+        "an unusable session is dropped"
+    );
+    let next = sb.challenge().await;
+    assert_ne!(
+        next.code, challenge.code,
+        "the next call starts a new session"
+    );
+}
+
+#[tokio::test]
+async fn the_poll_interval_and_slow_down_are_honoured_and_remembered() {
+    let sb = Sandbox::start_with(Auth0Config::default(), |b| b.poll_interval = 2);
+    sb.seed_agent_key();
+    let first = sb.challenge().await;
+    sb.challenge().await; // the first poll: pending, interval 2
+    let mark = sb.mark();
+    let again = sb.challenge().await;
+    assert_eq!(again.code, first.code);
+    assert!(
+        sb.since(mark).broker.is_empty(),
+        "no poll inside the interval"
+    );
+
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    sb.broker.fail_next_poll(
+        429,
+        "application/problem+json",
+        r#"{"type":"urn:ietf:params:oauth:error:slow_down","title":"Slow Down","status":429,"detail":"Polling too frequently. Increase your polling interval.","interval":7}"#,
+    );
+    let mark = sb.mark();
+    let slowed = sb.challenge().await;
+    assert_eq!(slowed.code, first.code, "slow_down is not an error");
+    assert_eq!(sb.since(mark).broker, lines(&["GET /v1/sessions/{id}"]));
+    let stored = sb.stored("linkauth:session:login").unwrap();
+    assert!(
+        stored.contains("\"interval\":7"),
+        "the new interval is persisted: {stored}"
+    );
+}
