@@ -1,8 +1,9 @@
 //! The mail-driver component: Gmail tools for LLMs.
 //!
-//! Both exports, the JSON `tools` interface and the typed `mailbox` interface, call one core
-//! (`gmail`), so they cannot drift apart. The component holds no secret: its `get-token`
-//! import is served by the host.
+//! Both exports, the JSON `tools` interface (`catalog`) and the typed `mailbox` interface,
+//! call one core (`core`, over the Gmail client in `gmail`), so they cannot drift apart. The
+//! component holds no secret: its `get-token` import is served by the host, which hands out
+//! an opaque handle and puts the real token on the wire itself.
 
 mod bindings {
     wit_bindgen::generate!({
@@ -11,10 +12,15 @@ mod bindings {
         generate_all,
     });
 }
+mod args;
 mod catalog;
+mod core;
 mod gmail;
+mod html;
+mod mime;
+mod query;
 
-use bindings::exports::mcs::mail::mailbox::{self, Folder};
+use bindings::exports::mcs::mail::mailbox::{self, Folder, Message, MessagePage, Outgoing, Sent};
 use bindings::exports::mcs::mail::tools::{self, ToolError, ToolSpec};
 
 struct MailDriver;
@@ -31,7 +37,48 @@ impl tools::Guest for MailDriver {
 
 impl mailbox::Guest for MailDriver {
     fn list_folders() -> Result<Vec<Folder>, ToolError> {
-        gmail::Client::from_settings()?.list_folders()
+        core::list_folders()
+    }
+
+    fn list_messages(folder: Option<String>, limit: u32, page_token: Option<String>) -> Result<MessagePage, ToolError> {
+        core::list_messages(folder, limit.clamp(1, 500), page_token)
+    }
+
+    fn search_messages(
+        query: String,
+        folder: Option<String>,
+        limit: u32,
+        page_token: Option<String>,
+    ) -> Result<MessagePage, ToolError> {
+        core::search_messages(query, folder, limit.clamp(1, 500), page_token)
+    }
+
+    fn fetch_message(uid: String, max_chars: u32) -> Result<Message, ToolError> {
+        core::fetch_message(uid, max_chars)
+    }
+
+    fn move_message(uid: String, destination: String, source: Option<String>) -> Result<Vec<String>, ToolError> {
+        core::move_message(uid, destination, source)
+    }
+
+    fn set_flags(uid: String, flags: Vec<String>, remove: bool) -> Result<Vec<String>, ToolError> {
+        core::set_flags(uid, flags, remove)
+    }
+
+    fn trash_message(uid: String) -> Result<Vec<String>, ToolError> {
+        core::trash_message(uid)
+    }
+
+    fn create_folder(name: String) -> Result<Folder, ToolError> {
+        core::create_folder(name)
+    }
+
+    fn send_message(message: Outgoing) -> Result<Sent, ToolError> {
+        core::send_message(message)
+    }
+
+    fn reply_message(uid: String, text_body: String, html_body: Option<String>, reply_all: bool) -> Result<Sent, ToolError> {
+        core::reply_message(uid, text_body, html_body, reply_all)
     }
 }
 
