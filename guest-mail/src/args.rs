@@ -55,13 +55,17 @@ impl<'a> Args<'a> {
                         kind_of(&other)
                     )));
                 }
-                Err(e) => return Err(invalid(format!("arguments of {tool:?} are not valid JSON: {e}"))),
+                Err(e) => {
+                    return Err(invalid(format!(
+                        "arguments of {tool:?} are not valid JSON: {e}"
+                    )));
+                }
             }
         };
-        if params.is_empty() {
-            if let Some(key) = map.keys().next() {
-                return Err(invalid(format!("{tool:?} takes no arguments, got {key:?}")));
-            }
+        if params.is_empty()
+            && let Some(key) = map.keys().next()
+        {
+            return Err(invalid(format!("{tool:?} takes no arguments, got {key:?}")));
         }
         for key in map.keys() {
             if !params.iter().any(|p| p.name == key) {
@@ -76,7 +80,10 @@ impl<'a> Args<'a> {
         for p in params {
             match args.map.get(p.name) {
                 None | Some(Value::Null) if p.required => {
-                    return Err(invalid(format!("{tool:?} needs {:?} ({})", p.name, p.description)));
+                    return Err(invalid(format!(
+                        "{tool:?} needs {:?} ({})",
+                        p.name, p.description
+                    )));
                 }
                 None | Some(Value::Null) => {}
                 Some(v) => args.check(p, v)?,
@@ -108,7 +115,11 @@ impl<'a> Args<'a> {
         if ok {
             Ok(())
         } else {
-            let want = if p.kind == Kind::Str { "a string" } else { "a boolean" };
+            let want = if p.kind == Kind::Str {
+                "a string"
+            } else {
+                "a boolean"
+            };
             Err(invalid(format!(
                 "{:?} of {:?} must be {want}, got {}",
                 p.name,
@@ -120,14 +131,20 @@ impl<'a> Args<'a> {
 
     /// A string argument (checked by [`Args::parse`]); `None` when absent.
     pub fn string(&self, name: &str) -> Option<String> {
-        self.map.get(name).and_then(Value::as_str).map(str::to_owned)
+        self.map
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
     }
 
     /// A string argument that must not be blank.
     pub fn required_string(&self, name: &str) -> Result<String, ToolError> {
         match self.string(name) {
             Some(s) if !s.trim().is_empty() => Ok(s),
-            _ => Err(invalid(format!("{name:?} of {:?} must not be empty", self.tool))),
+            _ => Err(invalid(format!(
+                "{name:?} of {:?} must not be empty",
+                self.tool
+            ))),
         }
     }
 
@@ -154,9 +171,11 @@ impl<'a> Args<'a> {
 /// Integers, and strings or floats that hold one exactly (LLMs send `"20"` and `20.0`).
 fn as_int(v: &Value) -> Option<i64> {
     match v {
-        Value::Number(n) => n
-            .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 1e15).map(|f| f as i64)),
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
+                .map(|f| f as i64)
+        }),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
@@ -182,9 +201,24 @@ mod tests {
     use super::*;
 
     const PARAMS: &[Param] = &[
-        Param { name: "uid", kind: Kind::Str, required: true, description: "Message id." },
-        Param { name: "limit", kind: Kind::Int { min: 1, max: 100 }, required: false, description: "How many." },
-        Param { name: "remove", kind: Kind::Bool, required: false, description: "Remove." },
+        Param {
+            name: "uid",
+            kind: Kind::Str,
+            required: true,
+            description: "Message id.",
+        },
+        Param {
+            name: "limit",
+            kind: Kind::Int { min: 1, max: 100 },
+            required: false,
+            description: "How many.",
+        },
+        Param {
+            name: "remove",
+            kind: Kind::Bool,
+            required: false,
+            description: "Remove.",
+        },
     ];
 
     fn err(raw: &str) -> String {

@@ -20,13 +20,28 @@ pub struct Tool {
 }
 
 const fn p(name: &'static str, kind: Kind, required: bool, description: &'static str) -> Param {
-    Param { name, kind, required, description }
+    Param {
+        name,
+        kind,
+        required,
+        description,
+    }
 }
 
 const STR: Kind = Kind::Str;
 const BOOL: Kind = Kind::Bool;
-const LIMIT: Param = p("limit", Kind::Int { min: 1, max: 100 }, false, "Maximum number of messages to return, 1 to 100 (default: 20).");
-const PAGE: Param = p("page_token", STR, false, "Continue a previous listing: pass the next_page_token it returned.");
+const LIMIT: Param = p(
+    "limit",
+    Kind::Int { min: 1, max: 100 },
+    false,
+    "Maximum number of messages to return, 1 to 100 (default: 20).",
+);
+const PAGE: Param = p(
+    "page_token",
+    STR,
+    false,
+    "Continue a previous listing: pass the next_page_token it returned.",
+);
 const UID: Param = p("uid", STR, true, "Message UID (the Gmail message id).");
 
 /// Every tool, in the order they are listed.
@@ -39,23 +54,50 @@ pub const TOOLS: &[Tool] = &[
     Tool {
         name: "list_messages",
         description: "List message headers (subject, from, date, labels) in a folder, newest first. Returns {\"messages\": [{\"uid\", \"thread_id\", \"from\", \"subject\", \"date\", \"snippet\", \"labels\"}], \"next_page_token\"}; at most `limit` messages per call.",
-        params: &[p("folder", STR, false, "Folder name or id (default: INBOX)."), LIMIT, PAGE],
+        params: &[
+            p("folder", STR, false, "Folder name or id (default: INBOX)."),
+            LIMIT,
+            PAGE,
+        ],
     },
     Tool {
         name: "fetch_message",
         description: "Fetch one message by its UID, with its body as text (the text/plain part, else the HTML part converted to text), cut at max_chars. Returns {\"uid\", \"thread_id\", \"from\", \"to\", \"cc\", \"subject\", \"date\", \"labels\", \"snippet\", \"body\", \"truncated\", \"attachments\"}.",
         params: &[
             UID,
-            p("folder", STR, false, "Ignored (a Gmail message has one UID in every folder); accepted for compatibility."),
-            p("max_chars", Kind::Int { min: 100, max: 200_000 }, false, "Longest body returned, in characters (default: 20000)."),
+            p(
+                "folder",
+                STR,
+                false,
+                "Ignored (a Gmail message has one UID in every folder); accepted for compatibility.",
+            ),
+            p(
+                "max_chars",
+                Kind::Int {
+                    min: 100,
+                    max: 200_000,
+                },
+                false,
+                "Longest body returned, in characters (default: 20000).",
+            ),
         ],
     },
     Tool {
         name: "search_messages",
         description: "Search messages with Gmail query syntax, e.g. 'from:alice subject:invoice is:unread after:2025/01/01 has:attachment'. IMAP-style criteria (FROM \"alice\", SUBJECT \"x\", UNSEEN, SINCE 01-Jan-2025) are translated. Searches all mail unless a folder is given. Returns the same shape as list_messages.",
         params: &[
-            p("criteria", STR, false, "Gmail search query (default: \"ALL\", every message)."),
-            p("folder", STR, false, "Only search this folder (name or id); default: all mail."),
+            p(
+                "criteria",
+                STR,
+                false,
+                "Gmail search query (default: \"ALL\", every message).",
+            ),
+            p(
+                "folder",
+                STR,
+                false,
+                "Only search this folder (name or id); default: all mail.",
+            ),
             LIMIT,
             PAGE,
         ],
@@ -66,7 +108,12 @@ pub const TOOLS: &[Tool] = &[
         params: &[
             UID,
             p("destination", STR, true, "Target folder name or id."),
-            p("folder", STR, false, "Source folder name or id (default: INBOX)."),
+            p(
+                "folder",
+                STR,
+                false,
+                "Source folder name or id (default: INBOX).",
+            ),
         ],
     },
     Tool {
@@ -74,15 +121,30 @@ pub const TOOLS: &[Tool] = &[
         description: "Add or remove flags on a message: \\Seen (read), \\Flagged (starred), \\Deleted (trash), or any folder name/id as a label. Gmail has no \\Answered flag. Returns {\"uid\", \"labels\"}.",
         params: &[
             UID,
-            p("flags", STR, true, "Flags separated by spaces or commas, e.g. '\\Seen \\Flagged'."),
-            p("remove", BOOL, false, "If true, remove the flags instead of adding them (default: false)."),
+            p(
+                "flags",
+                STR,
+                true,
+                "Flags separated by spaces or commas, e.g. '\\Seen \\Flagged'.",
+            ),
+            p(
+                "remove",
+                BOOL,
+                false,
+                "If true, remove the flags instead of adding them (default: false).",
+            ),
             p("folder", STR, false, "Ignored; accepted for compatibility."),
         ],
     },
     Tool {
         name: "create_folder",
         description: "Create a new folder (Gmail label). Returns {\"id\", \"name\"}.",
-        params: &[p("name", STR, true, "Name of the folder to create; use '/' for nesting, e.g. 'Work/Receipts'.")],
+        params: &[p(
+            "name",
+            STR,
+            true,
+            "Name of the folder to create; use '/' for nesting, e.g. 'Work/Receipts'.",
+        )],
     },
     Tool {
         name: "send_message",
@@ -91,8 +153,18 @@ pub const TOOLS: &[Tool] = &[
             p("to", STR, true, "Comma-separated recipient addresses."),
             p("subject", STR, true, "E-mail subject line."),
             p("body", STR, true, "Plain-text message body."),
-            p("cc", STR, false, "Comma-separated CC addresses (default: none)."),
-            p("bcc", STR, false, "Comma-separated BCC addresses (default: none)."),
+            p(
+                "cc",
+                STR,
+                false,
+                "Comma-separated CC addresses (default: none).",
+            ),
+            p(
+                "bcc",
+                STR,
+                false,
+                "Comma-separated BCC addresses (default: none).",
+            ),
             p("reply_to", STR, false, "Reply-To address (default: none)."),
         ],
     },
@@ -103,9 +175,24 @@ pub const TOOLS: &[Tool] = &[
             p("to", STR, true, "Comma-separated recipient addresses."),
             p("subject", STR, true, "E-mail subject line."),
             p("html_body", STR, true, "HTML message body."),
-            p("text_body", STR, false, "Plain-text fallback body (default: none)."),
-            p("cc", STR, false, "Comma-separated CC addresses (default: none)."),
-            p("bcc", STR, false, "Comma-separated BCC addresses (default: none)."),
+            p(
+                "text_body",
+                STR,
+                false,
+                "Plain-text fallback body (default: none).",
+            ),
+            p(
+                "cc",
+                STR,
+                false,
+                "Comma-separated CC addresses (default: none).",
+            ),
+            p(
+                "bcc",
+                STR,
+                false,
+                "Comma-separated BCC addresses (default: none).",
+            ),
             p("reply_to", STR, false, "Reply-To address (default: none)."),
         ],
     },
@@ -120,8 +207,18 @@ pub const TOOLS: &[Tool] = &[
         params: &[
             UID,
             p("body", STR, true, "Plain-text reply body."),
-            p("html_body", STR, false, "HTML version of the reply (default: none)."),
-            p("reply_all", BOOL, false, "Also reply to every other recipient (default: false)."),
+            p(
+                "html_body",
+                STR,
+                false,
+                "HTML version of the reply (default: none).",
+            ),
+            p(
+                "reply_all",
+                BOOL,
+                false,
+                "Also reply to every other recipient (default: false).",
+            ),
         ],
     },
 ];
@@ -150,7 +247,11 @@ fn schema(params: &[Param]) -> Value {
         prop["description"] = json!(p.description);
         properties.insert(p.name.into(), prop);
     }
-    let required: Vec<&str> = params.iter().filter(|p| p.required).map(|p| p.name).collect();
+    let required: Vec<&str> = params
+        .iter()
+        .filter(|p| p.required)
+        .map(|p| p.name)
+        .collect();
     json!({
         "type": "object",
         "properties": properties,
@@ -181,7 +282,10 @@ pub fn call(name: &str, arguments: &str) -> Result<String, ToolError> {
             )
         }
         "list_messages" => page_json(core::list_messages(
-            Some(a.optional_string("folder").unwrap_or_else(|| "INBOX".into())),
+            Some(
+                a.optional_string("folder")
+                    .unwrap_or_else(|| "INBOX".into()),
+            ),
             limit(&a),
             a.optional_string("page_token"),
         )?),
@@ -197,7 +301,11 @@ pub fn call(name: &str, arguments: &str) -> Result<String, ToolError> {
         )?),
         "move_message" => labels_json(
             &a.required_string("uid")?,
-            core::move_message(a.required_string("uid")?, a.required_string("destination")?, a.optional_string("folder"))?,
+            core::move_message(
+                a.required_string("uid")?,
+                a.required_string("destination")?,
+                a.optional_string("folder"),
+            )?,
         ),
         "set_flags" => {
             let flags = a.required_string("flags")?;
@@ -207,7 +315,10 @@ pub fn call(name: &str, arguments: &str) -> Result<String, ToolError> {
                 .map(str::to_owned)
                 .collect();
             let uid = a.required_string("uid")?;
-            labels_json(&uid, core::set_flags(uid.clone(), flags, a.bool("remove", false))?)
+            labels_json(
+                &uid,
+                core::set_flags(uid.clone(), flags, a.bool("remove", false))?,
+            )
         }
         "trash_message" => {
             let uid = a.required_string("uid")?;
@@ -222,8 +333,16 @@ pub fn call(name: &str, arguments: &str) -> Result<String, ToolError> {
             let outgoing = Outgoing {
                 to: a.required_string("to")?,
                 subject: a.string("subject").unwrap_or_default(),
-                text_body: if html { a.optional_string("text_body") } else { Some(a.string("body").unwrap_or_default()) },
-                html_body: if html { Some(a.required_string("html_body")?) } else { None },
+                text_body: if html {
+                    a.optional_string("text_body")
+                } else {
+                    Some(a.string("body").unwrap_or_default())
+                },
+                html_body: if html {
+                    Some(a.required_string("html_body")?)
+                } else {
+                    None
+                },
                 cc: a.optional_string("cc"),
                 bcc: a.optional_string("bcc"),
                 reply_to: a.optional_string("reply_to"),
@@ -237,7 +356,9 @@ pub fn call(name: &str, arguments: &str) -> Result<String, ToolError> {
             a.bool("reply_all", false),
         )?),
         other => {
-            return Err(ToolError::UnknownTool(format!("tool {other:?} is listed but not wired")));
+            return Err(ToolError::UnknownTool(format!(
+                "tool {other:?} is listed but not wired"
+            )));
         }
     };
     Ok(result.to_string())

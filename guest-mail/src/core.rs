@@ -13,7 +13,11 @@ pub fn list_folders() -> Result<Vec<Folder>, ToolError> {
 }
 
 /// Messages in `folder` (default INBOX).
-pub fn list_messages(folder: Option<String>, limit: u32, page_token: Option<String>) -> Result<MessagePage, ToolError> {
+pub fn list_messages(
+    folder: Option<String>,
+    limit: u32,
+    page_token: Option<String>,
+) -> Result<MessagePage, ToolError> {
     let folder = folder.unwrap_or_else(|| "INBOX".into());
     Client::from_settings()?.list_messages(Some(&folder), None, limit, page_token.as_deref())
 }
@@ -27,7 +31,12 @@ pub fn search_messages(
     page_token: Option<String>,
 ) -> Result<MessagePage, ToolError> {
     let q = query::to_gmail(&criteria);
-    Client::from_settings()?.list_messages(folder.as_deref(), Some(&q), limit, page_token.as_deref())
+    Client::from_settings()?.list_messages(
+        folder.as_deref(),
+        Some(&q),
+        limit,
+        page_token.as_deref(),
+    )
 }
 
 /// One message.
@@ -36,7 +45,11 @@ pub fn fetch_message(uid: String, max_chars: u32) -> Result<Message, ToolError> 
 }
 
 /// Moves `uid` from `source` (default INBOX) to `destination`.
-pub fn move_message(uid: String, destination: String, source: Option<String>) -> Result<Vec<String>, ToolError> {
+pub fn move_message(
+    uid: String,
+    destination: String,
+    source: Option<String>,
+) -> Result<Vec<String>, ToolError> {
     let gmail = Client::from_settings()?;
     let to = gmail.label_id(&destination)?;
     if to == "TRASH" {
@@ -53,7 +66,11 @@ pub fn set_flags(uid: String, flags: Vec<String>, remove: bool) -> Result<Vec<St
     let (mut add_ids, mut remove_ids) = (Vec::new(), Vec::new());
     let mut trash = None;
     for flag in &flags {
-        let (to_add, to_remove) = if remove { (&mut remove_ids, &mut add_ids) } else { (&mut add_ids, &mut remove_ids) };
+        let (to_add, to_remove) = if remove {
+            (&mut remove_ids, &mut add_ids)
+        } else {
+            (&mut add_ids, &mut remove_ids)
+        };
         match flag.to_ascii_lowercase().as_str() {
             "\\seen" | "seen" => to_remove.push("UNREAD".to_owned()),
             "\\flagged" | "flagged" => to_add.push("STARRED".to_owned()),
@@ -85,7 +102,9 @@ pub fn trash_message(uid: String) -> Result<Vec<String>, ToolError> {
 /// Creates a folder.
 pub fn create_folder(name: String) -> Result<Folder, ToolError> {
     if name.trim().is_empty() {
-        return Err(ToolError::InvalidArguments("a folder name must not be empty".into()));
+        return Err(ToolError::InvalidArguments(
+            "a folder name must not be empty".into(),
+        ));
     }
     Client::from_settings()?.create_folder(name.trim())
 }
@@ -93,7 +112,9 @@ pub fn create_folder(name: String) -> Result<Folder, ToolError> {
 /// Sends a new message.
 pub fn send_message(m: Outgoing) -> Result<Sent, ToolError> {
     if m.to.trim().is_empty() {
-        return Err(ToolError::InvalidArguments("\"to\" must name at least one recipient".into()));
+        return Err(ToolError::InvalidArguments(
+            "\"to\" must name at least one recipient".into(),
+        ));
     }
     let draft = Draft {
         to: m.to,
@@ -110,6 +131,11 @@ pub fn send_message(m: Outgoing) -> Result<Sent, ToolError> {
 }
 
 /// Replies in the thread of `uid`.
-pub fn reply_message(uid: String, text: String, html: Option<String>, reply_all: bool) -> Result<Sent, ToolError> {
+pub fn reply_message(
+    uid: String,
+    text: String,
+    html: Option<String>,
+    reply_all: bool,
+) -> Result<Sent, ToolError> {
     Client::from_settings()?.reply(&uid, &text, html.as_deref(), reply_all)
 }

@@ -41,8 +41,19 @@ const SUMMARY_QUERY: &str = "format=metadata&metadataHeaders=From&metadataHeader
 
 /// Labels Gmail defines; their names are their ids.
 const SYSTEM_LABELS: &[&str] = &[
-    "INBOX", "SENT", "DRAFT", "SPAM", "TRASH", "STARRED", "UNREAD", "IMPORTANT", "CHAT",
-    "CATEGORY_PERSONAL", "CATEGORY_SOCIAL", "CATEGORY_PROMOTIONS", "CATEGORY_UPDATES",
+    "INBOX",
+    "SENT",
+    "DRAFT",
+    "SPAM",
+    "TRASH",
+    "STARRED",
+    "UNREAD",
+    "IMPORTANT",
+    "CHAT",
+    "CATEGORY_PERSONAL",
+    "CATEGORY_SOCIAL",
+    "CATEGORY_PROMOTIONS",
+    "CATEGORY_UPDATES",
     "CATEGORY_FORUMS",
 ];
 
@@ -102,7 +113,10 @@ impl Part {
 
 impl GmailMessage {
     fn header(&self, name: &str) -> String {
-        self.payload.as_ref().map(|p| p.header(name)).unwrap_or_default()
+        self.payload
+            .as_ref()
+            .map(|p| p.header(name))
+            .unwrap_or_default()
     }
 }
 
@@ -250,7 +264,11 @@ impl Client {
         };
         let limit = max_chars as usize;
         let truncated = body.chars().count() > limit;
-        let body = if truncated { body.chars().take(limit).collect() } else { body };
+        let body = if truncated {
+            body.chars().take(limit).collect()
+        } else {
+            body
+        };
         let mut attachments = Vec::new();
         if let Some(p) = payload {
             collect_attachments(p, &mut attachments);
@@ -272,7 +290,12 @@ impl Client {
     }
 
     /// Adds and removes label ids; returns the labels after.
-    pub fn modify(&self, uid: &str, add: &[String], remove: &[String]) -> Result<Vec<String>, ToolError> {
+    pub fn modify(
+        &self,
+        uid: &str,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<Vec<String>, ToolError> {
         let body = json!({"addLabelIds": add, "removeLabelIds": remove});
         self.post_labels(&format!("messages/{}/modify", encode(uid)), &body)
     }
@@ -336,15 +359,33 @@ impl Client {
 
     /// Replies in the thread of `uid`: to its Reply-To or From, and with `reply_all` to every
     /// other recipient except the user; `In-Reply-To` and `References` keep the thread.
-    pub fn reply(&self, uid: &str, text: &str, html: Option<&str>, reply_all: bool) -> Result<Sent, ToolError> {
-        let headers = ["From", "To", "Cc", "Subject", "Message-ID", "References", "Reply-To"];
+    pub fn reply(
+        &self,
+        uid: &str,
+        text: &str,
+        html: Option<&str>,
+        reply_all: bool,
+    ) -> Result<Sent, ToolError> {
+        let headers = [
+            "From",
+            "To",
+            "Cc",
+            "Subject",
+            "Message-ID",
+            "References",
+            "Reply-To",
+        ];
         let mut path = format!("messages/{}?format=metadata", encode(uid));
         for h in headers {
             path.push_str(&format!("&metadataHeaders={h}"));
         }
         let original: GmailMessage = self.get_json(&path)?;
         let reply_to = original.header("Reply-To");
-        let to = if reply_to.is_empty() { original.header("From") } else { reply_to };
+        let to = if reply_to.is_empty() {
+            original.header("From")
+        } else {
+            reply_to
+        };
         let cc = if reply_all {
             #[derive(Deserialize)]
             #[serde(rename_all = "camelCase")]
@@ -352,16 +393,27 @@ impl Client {
                 email_address: String,
             }
             let me: Profile = self.get_json("profile")?;
-            let others: Vec<String> = mime::split_addresses(&format!("{},{}", original.header("To"), original.header("Cc")))
-                .into_iter()
-                .filter(|a| !a.to_ascii_lowercase().contains(&me.email_address.to_ascii_lowercase()))
-                .collect();
+            let others: Vec<String> = mime::split_addresses(&format!(
+                "{},{}",
+                original.header("To"),
+                original.header("Cc")
+            ))
+            .into_iter()
+            .filter(|a| {
+                !a.to_ascii_lowercase()
+                    .contains(&me.email_address.to_ascii_lowercase())
+            })
+            .collect();
             (!others.is_empty()).then(|| others.join(", "))
         } else {
             None
         };
         let subject = original.header("Subject");
-        let subject = if subject.to_ascii_lowercase().starts_with("re:") { subject } else { format!("Re: {subject}") };
+        let subject = if subject.to_ascii_lowercase().starts_with("re:") {
+            subject
+        } else {
+            format!("Re: {subject}")
+        };
         let message_id = original.header("Message-ID");
         let references = match (original.header("References"), message_id.is_empty()) {
             (refs, true) => (!refs.is_empty()).then_some(refs),
@@ -388,7 +440,11 @@ impl Client {
         parse(&response, path)
     }
 
-    fn post_json<T: for<'de> Deserialize<'de>>(&self, path: &str, body: &Value) -> Result<T, ToolError> {
+    fn post_json<T: for<'de> Deserialize<'de>>(
+        &self,
+        path: &str,
+        body: &Value,
+    ) -> Result<T, ToolError> {
         let url = self.url(path);
         let text = body.to_string();
         let response = self.send_authorized(&|| {
@@ -400,7 +456,10 @@ impl Client {
     }
 
     /// GETs every path concurrently (one round trip); failures are retried one by one.
-    fn get_json_all<T: for<'de> Deserialize<'de>>(&self, paths: &[String]) -> Result<Vec<T>, ToolError> {
+    fn get_json_all<T: for<'de> Deserialize<'de>>(
+        &self,
+        paths: &[String],
+    ) -> Result<Vec<T>, ToolError> {
         if paths.is_empty() {
             return Ok(Vec::new());
         }
@@ -442,7 +501,8 @@ impl Client {
         loop {
             let token = self.token()?;
             let request = build().header("authorization", format!("Bearer {token}"));
-            let response = guest_http::send(request).map_err(|e| ToolError::Upstream(e.to_string()))?;
+            let response =
+                guest_http::send(request).map_err(|e| ToolError::Upstream(e.to_string()))?;
             match response.status {
                 401 if !reauthorized => {
                     credential_provider::invalidate_token(SCOPE);
@@ -484,7 +544,8 @@ fn find_body(part: &Part, mime_type: &str) -> Option<String> {
     if part.mime_type.eq_ignore_ascii_case(mime_type) && part.filename.is_empty() {
         let data = part.body.data.as_deref()?;
         let bytes = mime::decode_body_data(data)?;
-        let charset = mime::charset_of(&part.header("Content-Type")).unwrap_or_else(|| "utf-8".into());
+        let charset =
+            mime::charset_of(&part.header("Content-Type")).unwrap_or_else(|| "utf-8".into());
         return Some(mime::decode_charset(&bytes, &charset));
     }
     part.parts.iter().find_map(|p| find_body(p, mime_type))
@@ -537,9 +598,15 @@ fn gmail_error(response: &Response) -> String {
     }
     match serde_json::from_slice::<Envelope>(&response.body) {
         Ok(e) => match e.error.status {
-            Some(status) => format!("Gmail error {} {status}: {}", response.status, e.error.message),
+            Some(status) => format!(
+                "Gmail error {} {status}: {}",
+                response.status, e.error.message
+            ),
             None => format!("Gmail error {}: {}", response.status, e.error.message),
         },
-        Err(_) => format!("Gmail answered HTTP {} with no error details", response.status),
+        Err(_) => format!(
+            "Gmail answered HTTP {} with no error details",
+            response.status
+        ),
     }
 }

@@ -33,7 +33,21 @@ pub fn to_text(html: &str) -> String {
             });
         } else if matches!(
             name.as_str(),
-            "br" | "p" | "div" | "tr" | "li" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "table" | "ul" | "ol" | "blockquote" | "hr"
+            "br" | "p"
+                | "div"
+                | "tr"
+                | "li"
+                | "h1"
+                | "h2"
+                | "h3"
+                | "h4"
+                | "h5"
+                | "h6"
+                | "table"
+                | "ul"
+                | "ol"
+                | "blockquote"
+                | "hr"
         ) {
             if name == "li" && !closing {
                 newline(&mut out);
@@ -98,7 +112,9 @@ pub fn decode_entities(s: &str) -> String {
             "quot" => Some('"'),
             "apos" | "#39" => Some('\''),
             "nbsp" => Some(' '),
-            e if e.starts_with("#x") || e.starts_with("#X") => u32::from_str_radix(&e[2..], 16).ok().and_then(char::from_u32),
+            e if e.starts_with("#x") || e.starts_with("#X") => u32::from_str_radix(&e[2..], 16)
+                .ok()
+                .and_then(char::from_u32),
             e if e.starts_with('#') => e[1..].parse().ok().and_then(char::from_u32),
             _ => None,
         };
@@ -126,7 +142,10 @@ mod tests {
         let html = "<html><head><title>x</title><style>p{}</style></head><body>\
                     <p>Hello&nbsp;<b>Zoë</b>,</p><p>Total: 5 &lt; 6 &amp; &#8364;3</p>\
                     <script>alert(1)</script><ul><li>one</li><li>two</li></ul>Bye<br>now</body></html>";
-        assert_eq!(to_text(html), "Hello Zoë,\nTotal: 5 < 6 & €3\n- one\n- two\nBye\nnow");
+        assert_eq!(
+            to_text(html),
+            "Hello Zoë,\nTotal: 5 < 6 & €3\n- one\n- two\nBye\nnow"
+        );
     }
 
     #[test]

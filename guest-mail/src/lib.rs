@@ -40,7 +40,11 @@ impl mailbox::Guest for MailDriver {
         core::list_folders()
     }
 
-    fn list_messages(folder: Option<String>, limit: u32, page_token: Option<String>) -> Result<MessagePage, ToolError> {
+    fn list_messages(
+        folder: Option<String>,
+        limit: u32,
+        page_token: Option<String>,
+    ) -> Result<MessagePage, ToolError> {
         core::list_messages(folder, limit.clamp(1, 500), page_token)
     }
 
@@ -57,7 +61,11 @@ impl mailbox::Guest for MailDriver {
         core::fetch_message(uid, max_chars)
     }
 
-    fn move_message(uid: String, destination: String, source: Option<String>) -> Result<Vec<String>, ToolError> {
+    fn move_message(
+        uid: String,
+        destination: String,
+        source: Option<String>,
+    ) -> Result<Vec<String>, ToolError> {
         core::move_message(uid, destination, source)
     }
 
@@ -77,7 +85,12 @@ impl mailbox::Guest for MailDriver {
         core::send_message(message)
     }
 
-    fn reply_message(uid: String, text_body: String, html_body: Option<String>, reply_all: bool) -> Result<Sent, ToolError> {
+    fn reply_message(
+        uid: String,
+        text_body: String,
+        html_body: Option<String>,
+        reply_all: bool,
+    ) -> Result<Sent, ToolError> {
         core::reply_message(uid, text_body, html_body, reply_all)
     }
 }

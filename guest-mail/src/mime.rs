@@ -66,7 +66,10 @@ impl Draft {
         match (&self.text, &self.html) {
             (Some(text), Some(html)) => {
                 let b = &self.boundary;
-                header("Content-Type", &format!("multipart/alternative; boundary=\"{b}\""));
+                header(
+                    "Content-Type",
+                    &format!("multipart/alternative; boundary=\"{b}\""),
+                );
                 m.push_str("\r\n");
                 for (kind, body) in [("plain", text), ("html", html)] {
                     m.push_str(&format!("--{b}\r\n"));
@@ -198,7 +201,9 @@ fn parse_word(s: &str) -> Option<(String, usize)> {
     let bytes = match encoding {
         "B" | "b" => STANDARD
             .decode(text)
-            .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(text.trim_end_matches('=')))
+            .or_else(|_| {
+                base64::engine::general_purpose::STANDARD_NO_PAD.decode(text.trim_end_matches('='))
+            })
             .ok()?,
         "Q" | "q" => decode_q(text)?,
         _ => return None,
@@ -227,8 +232,15 @@ fn decode_q(text: &str) -> Option<Vec<u8>> {
 
 /// Bytes in `charset` as text (unknown charsets: UTF-8, lossily).
 pub fn decode_charset(bytes: &[u8], charset: &str) -> String {
-    match charset.trim().trim_matches('"').to_ascii_lowercase().as_str() {
-        "iso-8859-1" | "latin1" | "latin-1" | "iso8859-1" => bytes.iter().map(|&b| b as char).collect(),
+    match charset
+        .trim()
+        .trim_matches('"')
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "iso-8859-1" | "latin1" | "latin-1" | "iso8859-1" => {
+            bytes.iter().map(|&b| b as char).collect()
+        }
         "windows-1252" | "cp1252" => bytes.iter().map(|&b| cp1252(b)).collect(),
         _ => String::from_utf8_lossy(bytes).into_owned(),
     }
@@ -237,8 +249,9 @@ pub fn decode_charset(bytes: &[u8], charset: &str) -> String {
 /// Windows-1252: Latin-1 except 0x80–0x9F.
 fn cp1252(b: u8) -> char {
     const HIGH: [char; 32] = [
-        '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž', '\u{8f}',
-        '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}', 'ž', 'Ÿ',
+        '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž',
+        '\u{8f}', '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}',
+        'ž', 'Ÿ',
     ];
     match b {
         0x80..=0x9f => HIGH[usize::from(b - 0x80)],
@@ -268,10 +281,20 @@ mod tests {
 
     #[test]
     fn decodes_b_and_q_words_in_several_charsets() {
-        assert_eq!(decode_header("=?UTF-8?B?UmVpc2UgbmFjaCBaw7xyaWNo?="), "Reise nach Zürich");
-        assert_eq!(decode_header("=?iso-8859-1?Q?Gr=FC=DFe_aus_K=F6ln?="), "Grüße aus Köln");
+        assert_eq!(
+            decode_header("=?UTF-8?B?UmVpc2UgbmFjaCBaw7xyaWNo?="),
+            "Reise nach Zürich"
+        );
+        assert_eq!(
+            decode_header("=?iso-8859-1?Q?Gr=FC=DFe_aus_K=F6ln?="),
+            "Grüße aus Köln"
+        );
         assert_eq!(decode_header("Re: =?utf-8?q?caf=C3=A9?= ok"), "Re: café ok");
-        assert_eq!(decode_header("=?UTF-8?B?SGVs?= =?UTF-8?B?bG8=?="), "Hello", "adjacent words join");
+        assert_eq!(
+            decode_header("=?UTF-8?B?SGVs?= =?UTF-8?B?bG8=?="),
+            "Hello",
+            "adjacent words join"
+        );
         assert_eq!(decode_header("plain =? not a word"), "plain =? not a word");
         assert_eq!(decode_header("=?windows-1252?Q?=93quoted=94?="), "“quoted”");
     }
@@ -286,10 +309,15 @@ mod tests {
             ..Draft::default()
         };
         let m = d.to_rfc5322();
-        assert!(m.contains("To: =?UTF-8?B?Wm/DqyBNw7xsbGVy?= <zoe@example.com>, bob@example.com\r\n"), "{m}");
+        assert!(
+            m.contains("To: =?UTF-8?B?Wm/DqyBNw7xsbGVy?= <zoe@example.com>, bob@example.com\r\n"),
+            "{m}"
+        );
         assert!(m.contains("Bcc: secret@example.com\r\n"));
         assert!(m.contains("Subject: =?UTF-8?B?R3LDvMOfZQ==?=\r\n"));
-        assert!(m.contains("Content-Type: text/plain; charset=\"UTF-8\"\r\nContent-Transfer-Encoding: base64"));
+        assert!(m.contains(
+            "Content-Type: text/plain; charset=\"UTF-8\"\r\nContent-Transfer-Encoding: base64"
+        ));
         assert!(m.contains(&STANDARD.encode("Hallo Zoë")));
         assert!(m.is_ascii());
     }
@@ -321,8 +349,14 @@ mod tests {
 
     #[test]
     fn charsets_and_body_data_decode() {
-        assert_eq!(charset_of("text/plain; charset=\"ISO-8859-1\"").as_deref(), Some("ISO-8859-1"));
-        assert_eq!(decode_charset(&[0x47, 0x72, 0xfc, 0xdf], "iso-8859-1"), "Grüß");
+        assert_eq!(
+            charset_of("text/plain; charset=\"ISO-8859-1\"").as_deref(),
+            Some("ISO-8859-1")
+        );
+        assert_eq!(
+            decode_charset(&[0x47, 0x72, 0xfc, 0xdf], "iso-8859-1"),
+            "Grüß"
+        );
         assert_eq!(decode_body_data("SGk_").unwrap(), b"Hi?");
         assert_eq!(decode_body_data("SGk").unwrap(), b"Hi");
     }

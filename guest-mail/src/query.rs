@@ -85,7 +85,10 @@ fn tokenize(s: &str) -> Vec<Token> {
                 text.push(c);
                 chars.next();
             }
-            tokens.push(Token { text, quoted: false });
+            tokens.push(Token {
+                text,
+                quoted: false,
+            });
         }
     }
     tokens
@@ -119,13 +122,16 @@ fn imap_date(s: &str) -> Option<String> {
         _ => return None,
     };
     let year: u32 = parts.next()?.parse().ok()?;
-    (parts.next().is_none() && (1..=31).contains(&day) && year > 1900).then(|| format!("{year:04}/{month:02}/{day:02}"))
+    (parts.next().is_none() && (1..=31).contains(&day) && year > 1900)
+        .then(|| format!("{year:04}/{month:02}/{day:02}"))
 }
 
 /// The day after `yyyy/mm/dd` (Gmail's `before:` is exclusive).
 fn next_day(date: &str) -> String {
     let p: Vec<u32> = date.split('/').filter_map(|x| x.parse().ok()).collect();
-    let [y, m, d] = p[..] else { return date.to_owned() };
+    let [y, m, d] = p[..] else {
+        return date.to_owned();
+    };
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     let days = match m {
         2 if leap => 29,
@@ -133,7 +139,13 @@ fn next_day(date: &str) -> String {
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     };
-    let (y, m, d) = if d < days { (y, m, d + 1) } else if m < 12 { (y, m + 1, 1) } else { (y + 1, 1, 1) };
+    let (y, m, d) = if d < days {
+        (y, m, d + 1)
+    } else if m < 12 {
+        (y, m + 1, 1)
+    } else {
+        (y + 1, 1, 1)
+    };
     format!("{y:04}/{m:02}/{d:02}")
 }
 
@@ -144,17 +156,36 @@ mod tests {
     #[test]
     fn imap_criteria_become_gmail_operators() {
         assert_eq!(to_gmail(r#"FROM "alice" UNSEEN"#), "from:alice is:unread");
-        assert_eq!(to_gmail(r#"SUBJECT "quarterly report""#), "subject:\"quarterly report\"");
-        assert_eq!(to_gmail("SINCE 01-Jan-2025 BEFORE 15-Feb-2025"), "after:2025/01/01 before:2025/02/15");
-        assert_eq!(to_gmail("ON 28-Feb-2024"), "after:2024/02/28 before:2024/02/29");
+        assert_eq!(
+            to_gmail(r#"SUBJECT "quarterly report""#),
+            "subject:\"quarterly report\""
+        );
+        assert_eq!(
+            to_gmail("SINCE 01-Jan-2025 BEFORE 15-Feb-2025"),
+            "after:2025/01/01 before:2025/02/15"
+        );
+        assert_eq!(
+            to_gmail("ON 28-Feb-2024"),
+            "after:2024/02/28 before:2024/02/29"
+        );
         assert_eq!(to_gmail("ALL"), "");
         assert_eq!(to_gmail("FLAGGED TEXT invoice"), "is:starred invoice");
     }
 
     #[test]
     fn gmail_syntax_passes_through() {
-        assert_eq!(to_gmail("from:bob has:attachment newer_than:7d"), "from:bob has:attachment newer_than:7d");
-        assert_eq!(to_gmail(r#"subject:"a b" -label:Work"#), "subject:\"a b\" -label:Work");
-        assert_eq!(to_gmail("from"), "from", "an operator without its argument stays a word");
+        assert_eq!(
+            to_gmail("from:bob has:attachment newer_than:7d"),
+            "from:bob has:attachment newer_than:7d"
+        );
+        assert_eq!(
+            to_gmail(r#"subject:"a b" -label:Work"#),
+            "subject:\"a b\" -label:Work"
+        );
+        assert_eq!(
+            to_gmail("from"),
+            "from",
+            "an operator without its argument stays a word"
+        );
     }
 }

@@ -2,13 +2,16 @@
 //! per-store resource limits.
 //!
 //! One engine serves every component of a process. Stores are created per call elsewhere
-//! (`runtime`); this module only fixes what all of them share.
+//! (`runtime`); this module only fixes what all of them share. Compiled components are cached
+//! on disk by [`cache`].
+
+pub mod cache;
 
 use std::time::Duration;
 
 use wasmtime::{
-    Config, Engine, EngineWeak, InstanceAllocationStrategy, PoolingAllocationConfig, StoreLimits,
-    StoreLimitsBuilder,
+    Config, Engine, EngineWeak, InstanceAllocationStrategy, PoolingAllocationConfig,
+    ResourceLimiter, StoreLimits, StoreLimitsBuilder,
 };
 
 /// How often the epoch advances. Deadlines are counted in these ticks; 10 ms (Spin's value)
@@ -74,15 +77,67 @@ pub fn deadline_ticks(timeout: Duration) -> u64 {
         .max(1)
 }
 
-/// The limits every store gets: memory, and no more than a component needs of the rest.
-pub fn store_limits(memory: usize) -> StoreLimits {
-    StoreLimitsBuilder::new()
-        .memory_size(memory)
-        .instances(64)
-        .tables(64)
-        .memories(16)
-        .trap_on_grow_failure(true)
-        .build()
+/// The limits of one store: memory, and no more than a component needs of the rest. Growing
+/// a memory past the limit traps with a message that says so (Wasmtime's own says only that
+/// a growth failure became a trap).
+pub struct Limiter {
+    memory: usize,
+    rest: StoreLimits,
+}
+
+impl Limiter {
+    /// Limits with `memory` bytes of linear memory per component instance.
+    pub fn new(memory: usize) -> Self {
+        Self {
+            memory,
+            rest: StoreLimitsBuilder::new()
+                .memory_size(memory)
+                .instances(64)
+                .tables(64)
+                .memories(16)
+                .trap_on_grow_failure(true)
+                .build(),
+        }
+    }
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory {
+            return Err(wasmtime::format_err!(
+                "memory limit exceeded: the component asked for {} MiB, the limit is {} MiB",
+                desired >> 20,
+                self.memory >> 20
+            ));
+        }
+        self.rest.memory_growing(current, desired, maximum)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.rest.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.rest.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.rest.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.rest.memories()
+    }
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ use crate::credentials::sealed::{ScopePolicies, SealedCredentials};
 use crate::credentials::{BoxFuture, CredentialLink, CredentialSource};
 use crate::egress::{Denial, DeniedHandler, EgressHooks, EgressPolicy, Timeouts};
 use crate::engine;
+use crate::engine::cache::ComponentCache;
 use crate::error::{CallError, LoadError};
 use crate::kv::{Backend, KvCtx, MemoryBackend};
 use crate::linker::{self, Role};
@@ -114,6 +115,7 @@ impl Default for Limits {
 /// Builds a [`Runtime`].
 pub struct RuntimeBuilder {
     engine: Option<Engine>,
+    cache: Option<ComponentCache>,
     provider: Option<ComponentConfig>,
     tools: Vec<ComponentConfig>,
     kv: Arc<dyn Backend>,
@@ -126,6 +128,12 @@ impl RuntimeBuilder {
     /// have epoch interruption enabled, as [`engine::new_engine`] does.
     pub fn engine(mut self, engine: Engine) -> Self {
         self.engine = Some(engine);
+        self
+    }
+
+    /// Keeps compiled components in `cache`, so later processes skip compilation.
+    pub fn cache(mut self, cache: ComponentCache) -> Self {
+        self.cache = Some(cache);
         self
     }
 
@@ -187,7 +195,13 @@ impl RuntimeBuilder {
 
         let provider = match &self.provider {
             Some(config) => {
-                let (meta, pre) = load(&engine, &linker, config, Role::Provider)?;
+                let (meta, pre) = load(
+                    &engine,
+                    &linker,
+                    self.cache.as_ref(),
+                    config,
+                    Role::Provider,
+                )?;
                 let pre = AuthProviderPre::new(pre).map_err(|e| LoadError::WrongWorld {
                     component: config.name.clone(),
                     world: "mcs:auth/auth-provider",
@@ -199,7 +213,7 @@ impl RuntimeBuilder {
         };
         let mut tools = Vec::new();
         for config in &self.tools {
-            let (meta, pre) = load(&engine, &linker, config, Role::Tool)?;
+            let (meta, pre) = load(&engine, &linker, self.cache.as_ref(), config, Role::Tool)?;
             let pre = MailDriverPre::new(pre).map_err(|e| LoadError::WrongWorld {
                 component: config.name.clone(),
                 world: "mcs:mail/mail-driver",
@@ -258,6 +272,7 @@ impl Runtime {
     pub fn builder() -> RuntimeBuilder {
         RuntimeBuilder {
             engine: None,
+            cache: None,
             provider: None,
             tools: Vec::new(),
             kv: Arc::new(MemoryBackend::new()),
@@ -368,7 +383,7 @@ impl Shared {
             config: Arc::clone(&meta.config),
             kv: KvCtx::new(Arc::clone(&self.kv), &meta.name, &meta.buckets),
             credentials,
-            limits: engine::store_limits(self.limits.memory),
+            limits: engine::Limiter::new(self.limits.memory),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -433,6 +448,7 @@ impl Shared {
 fn load(
     engine: &Engine,
     linker: &Linker<ComponentState>,
+    cache: Option<&ComponentCache>,
     config: &ComponentConfig,
     role: Role,
 ) -> Result<(Meta, wasmtime::component::InstancePre<ComponentState>), LoadError> {
@@ -450,7 +466,11 @@ fn load(
         })?;
         scopes.push((scope.clone(), policy));
     }
-    let component = Component::new(engine, &config.wasm).map_err(|e| LoadError::Compile {
+    let compiled = match cache {
+        Some(cache) => cache.load(engine, &config.wasm),
+        None => Component::new(engine, &config.wasm),
+    };
+    let component = compiled.map_err(|e| LoadError::Compile {
         component: config.name.clone(),
         source: e.into_boxed_dyn_error(),
     })?;

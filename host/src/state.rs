@@ -6,7 +6,6 @@
 
 use std::sync::Arc;
 
-use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_config::WasiConfigVariables;
@@ -25,7 +24,7 @@ pub struct ComponentState {
     pub(crate) config: Arc<WasiConfigVariables>,
     pub(crate) kv: KvCtx,
     pub(crate) credentials: Option<CredentialLink>,
-    pub(crate) limits: StoreLimits,
+    pub(crate) limits: crate::engine::Limiter,
 }
 
 impl WasiView for ComponentState {

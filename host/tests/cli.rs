@@ -7,10 +7,12 @@ use mcs_sandbox::{FakeGmail, Mailbox};
 
 const TOKEN: &str = "ya29.cli-test-token";
 
-/// Runs `mcs` with `args` and a clean environment plus `env`.
+/// Runs `mcs` with `args` and a clean environment plus `env`; the state lives in a fresh
+/// temporary `MCS_HOME` unless `env` names one.
 fn mcs(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let home = tempfile::tempdir().expect("temp dir");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcs"));
-    cmd.args(args).env_clear();
+    cmd.args(args).env_clear().env("MCS_HOME", home.path());
     if let Some(path) = std::env::var_os("PATH") {
         cmd.env("PATH", path);
     }
@@ -129,6 +131,41 @@ fn usage_errors_exit_2_and_help_documents_exit_codes() {
     assert!(
         help.contains("Exit codes:") && help.contains("3  authorization required"),
         "{help}"
+    );
+}
+
+#[test]
+fn call_keeps_its_state_private_and_encrypted() {
+    use std::os::unix::fs::MetadataExt;
+    let gmail = FakeGmail::start(Mailbox::sample(), TOKEN).unwrap();
+    let base = gmail.base_url();
+    let home = tempfile::tempdir().unwrap();
+    let home_str = home.path().to_str().unwrap();
+    let args = ["call", "list_folders"];
+    let out = mcs(
+        &args,
+        &[
+            ("MCS_GMAIL_BASE_URL", &base),
+            ("MCS_TOKEN_GMAIL", TOKEN),
+            ("MCS_HOME", home_str),
+        ],
+    );
+    assert_exit(&args, &out, 0);
+    for name in ["state.db", "state.key"] {
+        let meta =
+            std::fs::metadata(home.path().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(meta.mode() & 0o077, 0, "{name} is private");
+    }
+    assert_eq!(
+        std::fs::metadata(home.path().join("cache")).unwrap().mode() & 0o077,
+        0
+    );
+    assert!(
+        std::fs::read_dir(home.path().join("cache"))
+            .unwrap()
+            .count()
+            >= 2,
+        "components cached"
     );
 }
 

@@ -388,3 +388,144 @@ async fn the_poll_interval_and_slow_down_are_honoured_and_remembered() {
         "the new interval is persisted: {stored}"
     );
 }
+
+#[tokio::test]
+async fn in_direct_mode_the_broker_never_sees_a_secret_or_token() {
+    let sb = Sandbox::start();
+    sb.seed_agent_key();
+    let login = sb.challenge().await;
+    sb.approve(&login).await;
+    let connect = sb.challenge().await;
+    sb.approve(&connect).await;
+    sb.call().await.expect("the tool runs");
+
+    let cfg = sb.auth0.config();
+    let rt = sb.stored(&format!("rt:{DOMAIN}")).unwrap();
+    let agent_requests: Vec<_> = sb
+        .broker
+        .requests()
+        .into_iter()
+        .filter(|r| r.line() == "POST /v1/sessions" || r.line().starts_with("GET /v1/sessions/"))
+        .collect();
+    assert!(!agent_requests.is_empty());
+    for r in &agent_requests {
+        for secret in [&cfg.client_secret, &cfg.google_access_token, &rt] {
+            assert!(
+                !r.body.contains(secret.as_str()),
+                "{} carried a secret",
+                r.line()
+            );
+        }
+    }
+    assert!(
+        !sb.broker
+            .requests()
+            .iter()
+            .any(|r| r.line() == "POST /v1/proxy"),
+        "no proxy use in direct mode"
+    );
+}
+
+#[tokio::test]
+async fn a_gmail_401_on_a_cached_token_gets_a_fresh_exchange() {
+    let sb = Sandbox::start();
+    sb.signed_in();
+    let far_future: u64 = 4_102_444_800; // 2100-01-01
+    sb.store(
+        "at:gmail",
+        &format!(r#"{{"token":"ya29.revoked-upstream","expires_at":{far_future}}}"#),
+    );
+    let mark = sb.mark();
+    sb.call().await.expect("recovers");
+    let seen = sb.since(mark);
+    assert_eq!(seen.auth0, lines(&["A exchange"]));
+    assert_eq!(seen.gmail.len(), 2, "the rejected try and the retry");
+    let cached = sb.stored("at:gmail").unwrap();
+    assert!(cached.contains(&sb.auth0.config().google_access_token));
+}
+
+#[tokio::test]
+async fn the_broker_api_key_is_sent_and_a_wrong_one_names_the_setting() {
+    let sb = Sandbox::start_with(Auth0Config::default(), |b| {
+        b.api_key = Some("right-key".into())
+    });
+    sb.seed_agent_key();
+    let runtime_with_key = |key: &str| {
+        let auth = sb.auth_component().setting("linkauth-api-key", key);
+        mcs_tests::builder()
+            .provider(auth)
+            .tool(mcs_tests::mail_component(&sb.gmail))
+            .kv_backend(std::sync::Arc::clone(&sb.kv) as _)
+            .build()
+    };
+    let wrong = runtime_with_key("wrong-key").await.unwrap();
+    match wrong.call_tool("list_folders", "{}").await {
+        Err(CallError::Tool(ToolError::Auth(AuthError::Misconfigured(msg)))) => {
+            assert!(msg.contains("linkauth-api-key"), "{msg}");
+        }
+        other => panic!("expected misconfigured, got {other:?}"),
+    }
+    let right = runtime_with_key("right-key").await.unwrap();
+    match right.call_tool("list_folders", "{}").await {
+        Err(CallError::Tool(ToolError::Auth(AuthError::Challenge(c)))) => {
+            assert_eq!(c.scope, "gmail")
+        }
+        other => panic!("expected a challenge, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn linkauth_form_mode_serves_the_typed_credential_until_rejected() {
+    let sb = Sandbox::start();
+    sb.seed_agent_key();
+    let google = sb.auth0.config().google_access_token.clone();
+    let auth = mcs_host::ComponentConfig::new("auth", mcs_host::guests::GUEST_AUTH_COMPONENT_BYTES)
+        .setting("mode", "linkauth")
+        .setting("linkauth-broker-url", sb.broker.base_url())
+        .allow(sb.broker.base_url());
+    let runtime = || {
+        mcs_tests::builder()
+            .provider(auth.clone())
+            .tool(mcs_tests::mail_component(&sb.gmail))
+            .kv_backend(std::sync::Arc::clone(&sb.kv) as _)
+            .build()
+    };
+    let challenge = match runtime()
+        .await
+        .unwrap()
+        .call_tool("list_folders", "{}")
+        .await
+    {
+        Err(CallError::Tool(ToolError::Auth(AuthError::Challenge(c)))) => c,
+        other => panic!("expected a challenge, got {other:?}"),
+    };
+    assert!(
+        challenge.message.contains("Credentials required"),
+        "{}",
+        challenge.message
+    );
+    sb.broker
+        .approve(
+            challenge.code.as_deref().unwrap(),
+            Some(serde_json::json!({"api_key": google})),
+        )
+        .await
+        .unwrap();
+    runtime()
+        .await
+        .unwrap()
+        .call_tool("list_folders", "{}")
+        .await
+        .expect("typed key works");
+    let mark = sb.mark();
+    runtime()
+        .await
+        .unwrap()
+        .call_tool("list_folders", "{}")
+        .await
+        .expect("kept");
+    assert!(
+        sb.since(mark).broker.is_empty(),
+        "the stored credential serves"
+    );
+}

@@ -119,13 +119,48 @@ async fn bad_arguments_and_unknown_tools_are_clear_tool_errors() {
     assert!(gmail.requests().is_empty(), "no bad call reached Gmail");
 }
 
+/// Every tool the mail component offers; a test below fails if one is missing or extra.
+const TOOL_NAMES: &[&str] = &[
+    "list_folders",
+    "list_messages",
+    "fetch_message",
+    "search_messages",
+    "move_message",
+    "set_flags",
+    "create_folder",
+    "send_message",
+    "send_html_message",
+    "trash_message",
+    "reply_message",
+];
+
 #[tokio::test]
 async fn tool_specs_are_listed_with_strict_schemas() {
     let gmail = FakeGmail::start(Mailbox::sample(), GMAIL_TOKEN).unwrap();
     let rt = runtime(&gmail).await;
     let specs: Vec<_> = rt.tools().collect();
-    assert_eq!(specs.len(), 1);
-    assert_eq!(specs[0].name, "list_folders");
-    assert_eq!(specs[0].input_schema["additionalProperties"], json!(false));
-    assert!(!specs[0].description.is_empty());
+    let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, TOOL_NAMES);
+    for spec in specs {
+        let schema = &spec.input_schema;
+        assert_eq!(schema["type"], "object", "{}", spec.name);
+        assert_eq!(
+            schema["additionalProperties"],
+            json!(false),
+            "{}",
+            spec.name
+        );
+        assert!(schema["required"].is_array(), "{}", spec.name);
+        assert!(spec.description.len() > 20, "{}", spec.name);
+        for (name, prop) in schema["properties"].as_object().unwrap() {
+            assert!(prop["description"].is_string(), "{}.{name}", spec.name);
+            if prop["type"] == "integer" {
+                assert!(
+                    prop["minimum"].is_number() && prop["maximum"].is_number(),
+                    "{}.{name}",
+                    spec.name
+                );
+            }
+        }
+    }
 }

@@ -2,5 +2,6 @@
 
 mod auth_flow;
 mod egress;
+mod isolation;
 mod load;
 mod mail_tools;

@@ -43,9 +43,37 @@ pub fn mail_component(gmail: &FakeGmail) -> ComponentConfig {
         .setting("gmail-base-url", gmail.base_url())
 }
 
-/// A builder on the shared engine.
+/// A builder on the shared engine, with a compile cache shared by every test run (keyed by
+/// content and engine, so stale entries are never used).
 pub fn builder() -> RuntimeBuilder {
-    Runtime::builder().engine(engine())
+    static CACHE: OnceLock<Option<mcs_host::engine::cache::ComponentCache>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("mcs-e2e-cache-{}", users_uid()));
+        mcs_host::engine::cache::ComponentCache::new(dir).ok()
+    });
+    let builder = Runtime::builder().engine(engine());
+    match cache {
+        Some(cache) => builder.cache(cache.clone()),
+        None => builder,
+    }
+}
+
+/// A per-user suffix for shared temporary directories (the owner of the temp dir itself).
+fn users_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(std::env::current_exe().unwrap_or_default())
+        .map(|m| m.uid())
+        .unwrap_or(0)
+}
+
+/// The hostile tool component with `allowed` egress, sending its gmail token only to `token_to`.
+pub fn hostile_component(allowed: &[&str], token_to: &str) -> ComponentConfig {
+    let mut c = ComponentConfig::new("hostile", programs::HOSTILE_COMPONENT_BYTES)
+        .credential("gmail", [token_to]);
+    for a in allowed {
+        c = c.allow(*a);
+    }
+    c
 }
 
 /// Collects denials reported by the host.

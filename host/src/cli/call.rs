@@ -23,7 +23,7 @@ pub struct Args {
 
 /// Runs `mcs call`.
 pub async fn run(args: Args) -> anyhow::Result<Exit> {
-    let runtime = super::load_runtime().await?;
+    let runtime = super::load_runtime(super::State::Durable).await?;
     let arguments = args.arguments.as_deref().unwrap_or("{}");
     report(runtime.call_tool(&args.tool, arguments).await)
 }

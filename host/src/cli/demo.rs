@@ -25,7 +25,7 @@ pub async fn run(_args: Args) -> anyhow::Result<Exit> {
     ])?;
 
     let started = Instant::now();
-    let runtime = super::build_runtime(&settings).await?;
+    let runtime = super::build_runtime(&settings, super::State::InMemory).await?;
     println!(
         "Loaded the mail tools and the credential provider in {:.0} ms; tools: {}",
         started.elapsed().as_secs_f64() * 1000.0,

@@ -51,23 +51,47 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     })
 }
 
-/// Loads the shipped components with settings from the environment.
-pub async fn load_runtime() -> anyhow::Result<mcs_host::Runtime> {
-    let settings = mcs_host::config::Settings::from_vars(std::env::vars())?;
-    build_runtime(&settings).await
+/// Where state goes: durable (encrypted SQLite under the state directory) or in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Survives the process (tokens, sign-in progress).
+    Durable,
+    /// Gone when the process exits (the demo, listing tools).
+    InMemory,
 }
 
-/// Loads the shipped components with `settings`; denials are reported on stderr.
+/// Loads the shipped components with settings from the environment.
+pub async fn load_runtime(state: State) -> anyhow::Result<mcs_host::Runtime> {
+    let settings = mcs_host::config::Settings::from_vars(std::env::vars())?;
+    build_runtime(&settings, state).await
+}
+
+/// Loads the shipped components with `settings`; denials are reported on stderr. Compiled
+/// components are cached under the state directory when there is one.
 pub async fn build_runtime(
     settings: &mcs_host::config::Settings,
+    state: State,
 ) -> anyhow::Result<mcs_host::Runtime> {
-    let runtime = mcs_host::Runtime::builder()
+    use anyhow::Context as _;
+    let mut builder = mcs_host::Runtime::builder()
         .provider(settings.auth_component())
         .tool(settings.mail_component())
-        .on_denied(|denial: &mcs_host::egress::Denial| eprintln!("mcs: {denial}"))
-        .build()
-        .await?;
-    Ok(runtime)
+        .on_denied(|denial: &mcs_host::egress::Denial| eprintln!("mcs: {denial}"));
+    let state_dir = mcs_host::kv::default_state_dir();
+    if let Some(dir) = &state_dir {
+        match mcs_host::engine::cache::ComponentCache::new(dir.join("cache")) {
+            Ok(cache) => builder = builder.cache(cache),
+            Err(e) => tracing::warn!("not caching compiled components: {e}"),
+        }
+    }
+    if state == State::Durable {
+        let dir = state_dir
+            .context("no directory for the state: set MCS_HOME (or XDG_DATA_HOME, or HOME)")?;
+        let key = std::env::var(mcs_host::kv::STATE_KEY_ENV).ok();
+        let kv = mcs_host::kv::open_default(&dir, key.as_deref())?;
+        builder = builder.kv_backend(std::sync::Arc::new(kv));
+    }
+    Ok(builder.build().await?)
 }
 
 #[cfg(test)]

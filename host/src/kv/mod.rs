@@ -9,7 +9,10 @@
 //! [`KvView`] (the one trait an embedder implements), [`KvCtxView`] (the borrows the generated
 //! host traits are implemented for) and [`add_to_linker`].
 
+mod crypto;
 mod memory;
+mod paths;
+mod sqlite;
 
 use std::sync::Arc;
 
@@ -17,7 +20,10 @@ use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
 use crate::bindings::keyvalue::wasi::keyvalue::{atomics, batch, store};
 
+pub use crypto::{AtomicUpdate, EncryptedBackend, STATE_KEY_ENV, Sealer, StateKey};
 pub use memory::MemoryBackend;
+pub use paths::{default_state_dir, open_default};
+pub use sqlite::SqliteBackend;
 
 /// Keys returned per `list-keys` page.
 const LIST_PAGE: usize = 1000;
@@ -99,6 +105,71 @@ pub enum KvError {
     /// The backend failed.
     #[error("key-value backend: {0}")]
     Backend(String),
+    /// A stored value failed authentication: it was changed outside this host, or sealed under
+    /// another state key or for another location.
+    #[error(
+        "value at {key:?} in bucket {bucket:?} of component {namespace:?} cannot be decrypted: \
+         it was modified, or written with another state key or under another key"
+    )]
+    Tampered {
+        /// The component.
+        namespace: String,
+        /// The bucket.
+        bucket: String,
+        /// The key whose value failed to open.
+        key: String,
+    },
+    /// The state key file may be read or written by users other than its owner.
+    #[error(
+        "state key file {path:?} is accessible by group or others (mode {mode:04o}); \
+         fix it with `chmod 600 {}`",
+        path.display()
+    )]
+    KeyFileMode {
+        /// The key file.
+        path: std::path::PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// A state key is not in the expected format (the key itself is never shown).
+    #[error("{origin} is not a state key: expected 64 hex characters (32 bytes)")]
+    BadKey {
+        /// Where the key came from: `MCS_STATE_KEY` or the key file.
+        origin: String,
+    },
+    /// The state database file exists but is not an SQLite database, or is damaged. It is left
+    /// untouched.
+    #[error(
+        "{path:?} is not a readable state database and was left untouched: \
+         restore it from a backup, or move it aside to start an empty store"
+    )]
+    CorruptDatabase {
+        /// The database file.
+        path: std::path::PathBuf,
+        /// What SQLite said.
+        #[source]
+        source: crate::BoxError,
+    },
+    /// The state database failed.
+    #[error("state database {path:?} failed")]
+    Database {
+        /// The database file.
+        path: std::path::PathBuf,
+        /// What SQLite said.
+        #[source]
+        source: crate::BoxError,
+    },
+    /// A state file or directory could not be read or created.
+    #[error("could not {action} {path:?}")]
+    Io {
+        /// What was being done, e.g. `create directory`.
+        action: &'static str,
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl From<KvError> for store::Error {

@@ -9,7 +9,7 @@ mod bindings {
     });
 }
 
-use bindings::exports::mcs::mail::mailbox::{self, Folder};
+use bindings::exports::mcs::mail::mailbox::{self, Folder, Message, MessagePage, Outgoing, Sent};
 use bindings::exports::mcs::mail::tools::{self, ToolError, ToolSpec};
 
 struct FsReader;
@@ -31,6 +31,42 @@ impl tools::Guest for FsReader {
 impl mailbox::Guest for FsReader {
     fn list_folders() -> Result<Vec<Folder>, ToolError> {
         Ok(Vec::new())
+    }
+    fn list_messages(
+        _: Option<String>,
+        _: u32,
+        _: Option<String>,
+    ) -> Result<MessagePage, ToolError> {
+        Err(ToolError::Upstream("unused".into()))
+    }
+    fn search_messages(
+        _: String,
+        _: Option<String>,
+        _: u32,
+        _: Option<String>,
+    ) -> Result<MessagePage, ToolError> {
+        Err(ToolError::Upstream("unused".into()))
+    }
+    fn fetch_message(_: String, _: u32) -> Result<Message, ToolError> {
+        Err(ToolError::Upstream("unused".into()))
+    }
+    fn move_message(_: String, _: String, _: Option<String>) -> Result<Vec<String>, ToolError> {
+        Err(ToolError::Upstream("unused".into()))
+    }
+    fn set_flags(_: String, _: Vec<String>, _: bool) -> Result<Vec<String>, ToolError> {
+        Err(ToolError::Upstream("unused".into()))
+    }
+    fn trash_message(_: String) -> Result<Vec<String>, ToolError> {
+        Err(ToolError::Upstream("unused".into()))
+    }
+    fn create_folder(_: String) -> Result<Folder, ToolError> {
+        Err(ToolError::Upstream("unused".into()))
+    }
+    fn send_message(_: Outgoing) -> Result<Sent, ToolError> {
+        Err(ToolError::Upstream("unused".into()))
+    }
+    fn reply_message(_: String, _: String, _: Option<String>, _: bool) -> Result<Sent, ToolError> {
+        Err(ToolError::Upstream("unused".into()))
     }
 }
 
