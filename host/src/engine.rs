@@ -26,18 +26,25 @@ pub const DEFAULT_MEMORY_LIMIT: usize = 128 << 20;
 /// credential provider), so this allows about 100 calls in flight.
 const POOL_INSTANCES: u32 = 200;
 
-/// Builds the engine every component runs on.
+/// The settings every engine of this host needs: epoch interruption (per-call deadlines) and
+/// no component-model async (neither guest uses it; turning it off makes calls several times
+/// cheaper, reference/wasm-hosts.md §7.1). Embedders and tests may add to it.
+pub fn base_config() -> Config {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    config.concurrency_support(false);
+    config
+}
+
+/// Builds the engine every component runs on: [`base_config`] with the pooling allocator, and
+/// an epoch ticker thread.
 ///
 /// # Errors
 ///
 /// When Wasmtime rejects the configuration (e.g. the pooling allocator cannot reserve its
 /// virtual memory).
 pub fn new_engine() -> wasmtime::Result<Engine> {
-    let mut config = Config::new();
-    config.epoch_interruption(true);
-    // Neither guest uses component-model async; turning it off makes calls several times
-    // cheaper (reference/wasm-hosts.md §7.1).
-    config.concurrency_support(false);
+    let mut config = base_config();
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(POOL_INSTANCES)
         .total_core_instances(POOL_INSTANCES * 4)
@@ -49,8 +56,14 @@ pub fn new_engine() -> wasmtime::Result<Engine> {
         .table_keep_resident(512 << 10);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     let engine = Engine::new(&config)?;
-    spawn_epoch_ticker(engine.weak());
+    start_epoch_ticker(&engine);
     Ok(engine)
+}
+
+/// Advances `engine`'s epoch every [`EPOCH_TICK`] until the engine is dropped. Engines built
+/// from [`base_config`] by an embedder need this for deadlines to fire.
+pub fn start_epoch_ticker(engine: &Engine) {
+    spawn_epoch_ticker(engine.weak());
 }
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is dropped.

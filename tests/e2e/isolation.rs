@@ -193,3 +193,201 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     }
     text
 }
+
+/// Linear memories allocated through [`scan::ScanningMemories`] are registered while they
+/// live, so a test can scan them at the moment that matters: while the tool is suspended in
+/// the middle of its call, holding whatever credential it was given.
+mod scan {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use wasmtime::{LinearMemory, MemoryCreator, MemoryType};
+
+    /// Live memories: id → (base address, length).
+    #[derive(Default)]
+    pub struct Registry {
+        live: Mutex<HashMap<u64, (usize, usize)>>,
+        next: AtomicU64,
+    }
+
+    impl Registry {
+        /// For each live memory: does it contain `needle`?
+        pub fn scan(&self, needle: &[u8]) -> Vec<bool> {
+            let live = self.live.lock().unwrap();
+            live.values()
+                .map(|&(base, len)| {
+                    // SAFETY: the memory is registered only while its buffer is alive and at
+                    // least `len` bytes long, and the guest is suspended in a host call while
+                    // this runs (the server handler runs before the response returns).
+                    #[expect(unsafe_code, reason = "reading a suspended guest's linear memory")]
+                    let bytes = unsafe { std::slice::from_raw_parts(base as *const u8, len) };
+                    bytes.windows(needle.len()).any(|w| w == needle)
+                })
+                .collect()
+        }
+    }
+
+    pub struct ScanningMemories(pub Arc<Registry>);
+
+    struct VecMemory {
+        id: u64,
+        data: Vec<u8>,
+        maximum: Option<usize>,
+        registry: Arc<Registry>,
+    }
+
+    impl VecMemory {
+        fn register(&self) {
+            let entry = (self.data.as_ptr() as usize, self.data.len());
+            self.registry.live.lock().unwrap().insert(self.id, entry);
+        }
+    }
+
+    impl Drop for VecMemory {
+        fn drop(&mut self) {
+            self.registry.live.lock().unwrap().remove(&self.id);
+        }
+    }
+
+    // SAFETY: the memory is a plain heap buffer; `as_ptr` points at `byte_size` initialised
+    // bytes, and growth may move it (the engine is configured with `memory_may_move`).
+    #[expect(unsafe_code, reason = "Wasmtime's host-memory hook is an unsafe trait")]
+    unsafe impl LinearMemory for VecMemory {
+        fn byte_size(&self) -> usize {
+            self.data.len()
+        }
+
+        fn byte_capacity(&self) -> usize {
+            self.data.capacity()
+        }
+
+        fn grow_to(&mut self, new_size: usize) -> wasmtime::Result<()> {
+            if self.maximum.is_some_and(|m| new_size > m) {
+                wasmtime::bail!("beyond the memory's maximum");
+            }
+            self.data.resize(new_size, 0);
+            self.register();
+            Ok(())
+        }
+
+        fn as_ptr(&self) -> *mut u8 {
+            self.data.as_ptr().cast_mut()
+        }
+    }
+
+    // SAFETY: memories are created with no reservation and no guard region, as the engine
+    // configuration asks (explicit bounds checks), so a growable Vec satisfies the contract.
+    #[expect(unsafe_code, reason = "Wasmtime's host-memory hook is an unsafe trait")]
+    unsafe impl MemoryCreator for ScanningMemories {
+        fn new_memory(
+            &self,
+            _ty: MemoryType,
+            minimum: usize,
+            maximum: Option<usize>,
+            reserved: Option<usize>,
+            guard: usize,
+        ) -> Result<Box<dyn LinearMemory>, String> {
+            if reserved.is_some_and(|r| r > 0) || guard > 0 {
+                return Err(format!(
+                    "unexpected reservation {reserved:?} / guard {guard}"
+                ));
+            }
+            let memory = VecMemory {
+                id: self.0.next.fetch_add(1, Ordering::Relaxed),
+                data: vec![0; minimum],
+                maximum,
+                registry: Arc::clone(&self.0),
+            };
+            memory.register();
+            Ok(Box::new(memory))
+        }
+    }
+}
+
+/// A Gmail stand-in that, when the tool's request arrives, scans every live linear memory for
+/// the token and for a credential handle, then answers.
+async fn scanning_gmail(
+    registry: std::sync::Arc<scan::Registry>,
+) -> (
+    String,
+    tokio::sync::mpsc::UnboundedReceiver<(Option<String>, Vec<bool>, Vec<bool>)>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut buf = vec![0u8; 16 << 10];
+            let n = sock.read(&mut buf).await.unwrap_or(0);
+            let head = String::from_utf8_lossy(&buf[..n]).to_string();
+            let auth = head
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("authorization: ")
+                        .or_else(|| l.strip_prefix("Authorization: "))
+                })
+                .map(|v| v.trim().to_owned());
+            let token_seen = registry.scan(GMAIL_TOKEN.as_bytes());
+            let handle_seen = registry.scan(b"mcs-sealed-");
+            let _ = tx.send((auth, token_seen, handle_seen));
+            let body = r#"{"labels":[{"id":"INBOX","name":"INBOX","type":"system"}]}"#;
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = sock.write_all(reply.as_bytes()).await;
+        }
+    });
+    (base, rx)
+}
+
+#[tokio::test]
+async fn while_its_request_is_in_flight_the_tools_memory_holds_a_handle_not_the_token() {
+    use std::sync::Arc;
+
+    let registry = Arc::new(scan::Registry::default());
+    let mut config = mcs_host::engine::base_config();
+    config
+        .with_host_memory(Arc::new(scan::ScanningMemories(Arc::clone(&registry))))
+        .memory_reservation(0)
+        .memory_guard_size(0)
+        .memory_reservation_for_growth(0)
+        .memory_may_move(true)
+        .guard_before_linear_memory(false)
+        .memory_init_cow(false);
+    let engine = wasmtime::Engine::new(&config).unwrap();
+    let (base, mut seen) = scanning_gmail(Arc::clone(&registry)).await;
+    let mail = mcs_host::ComponentConfig::new("mail", mcs_host::guests::GUEST_MAIL_COMPONENT_BYTES)
+        .allow(base.clone())
+        .credential("gmail", [base.clone()])
+        .setting("gmail-base-url", base);
+    let rt = mcs_host::Runtime::builder()
+        .engine(engine)
+        .provider(auth_component(Some(GMAIL_TOKEN)))
+        .tool(mail)
+        .build()
+        .await
+        .unwrap();
+    rt.call_tool("list_folders", "{}").await.unwrap();
+
+    let (auth, token_seen, handle_seen) = seen.recv().await.unwrap();
+    assert_eq!(
+        auth.as_deref(),
+        Some(format!("Bearer {GMAIL_TOKEN}").as_str()),
+        "the real token was on the wire"
+    );
+    assert!(
+        !token_seen.is_empty(),
+        "the tool's memory was live during the request"
+    );
+    assert!(
+        handle_seen.iter().any(|&h| h),
+        "control: the scan sees the handle the tool holds"
+    );
+    assert!(
+        token_seen.iter().all(|&t| !t),
+        "a live tool memory held the token: {token_seen:?}"
+    );
+}
