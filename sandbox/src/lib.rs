@@ -12,6 +12,7 @@ pub mod broker;
 pub mod envelope;
 mod gmail;
 mod server;
+mod wire;
 
 pub use auth0::{Auth0Config, FakeAuth0};
 pub use broker::{BrokerConfig, FakeBroker};
