@@ -16,5 +16,5 @@ mod wire;
 
 pub use auth0::{Auth0Config, FakeAuth0};
 pub use broker::{BrokerConfig, FakeBroker};
-pub use gmail::{FakeGmail, Label, Mailbox};
+pub use gmail::{FakeGmail, Label, MailMessage, Mailbox, SentMessage};
 pub use server::RecordedRequest;
