@@ -30,6 +30,7 @@ mod token_vault;
 mod transport;
 
 use bindings::exports::mcs::auth::credential_provider::Guest;
+use bindings::exports::mcs::auth::grants::{self, Grant};
 use bindings::exports::mcs::auth::types::AuthError;
 
 use settings::{Mode, Settings};
@@ -55,6 +56,25 @@ impl Guest for Provider {
             Ok(Mode::LinkAuth) => form::invalidate(&scope),
             Ok(Mode::Static) | Err(_) => Ok(()),
         };
+    }
+}
+
+impl grants::Guest for Provider {
+    fn get_grant(scope: String) -> Result<Grant, AuthError> {
+        match Settings::load()?.mode {
+            Mode::TokenVault => {
+                let (token, ttl) = token_vault::TokenVault::load()?.grant(&scope)?;
+                Ok(Grant {
+                    token,
+                    expires_in: Some(ttl),
+                })
+            }
+            // Static and typed credentials have no known lifetime.
+            Mode::Static | Mode::LinkAuth => Ok(Grant {
+                token: Self::get_token(scope)?,
+                expires_in: None,
+            }),
+        }
     }
 }
 

@@ -95,6 +95,18 @@ impl TokenVault {
         self.exchange(scope, &connection, &rt, true)
     }
 
+    /// A token for `scope` with its remaining lifetime: what the cache says, or zero when the
+    /// token was not cacheable (the host then does not keep it either).
+    pub fn grant(&self, scope: &str) -> Result<(String, u64), AuthError> {
+        let token = self.get_token(scope)?;
+        let ttl = self
+            .state
+            .get_json::<CachedToken>(&format!("at:{scope}"))?
+            .filter(|c| c.token == token)
+            .map_or(0, |c| c.expires_at.saturating_sub(clock::now()));
+        Ok((token, ttl))
+    }
+
     /// Drops the cached access token of `scope`.
     pub fn invalidate(&self, scope: &str) -> Result<(), AuthError> {
         self.state.delete(&format!("at:{scope}"))

@@ -18,9 +18,12 @@ use wasmtime_wasi_http::WasiHttpCtx;
 
 use crate::bindings::auth::AuthProviderPre;
 use crate::bindings::mail::MailDriverPre;
+use crate::credentials::grants::GrantCache;
 use crate::credentials::sealed::{ScopePolicies, SealedCredentials};
 use crate::credentials::{BoxFuture, CredentialLink, CredentialSource};
-use crate::egress::{Denial, DeniedHandler, EgressHooks, EgressPolicy, Timeouts};
+use crate::egress::{
+    Denial, DeniedHandler, EgressHooks, EgressPolicy, Resolver, SystemResolver, Timeouts, Transport,
+};
 use crate::engine;
 use crate::engine::cache::ComponentCache;
 use crate::error::{CallError, LoadError};
@@ -121,6 +124,7 @@ pub struct RuntimeBuilder {
     kv: Arc<dyn Backend>,
     on_denied: Arc<dyn DeniedHandler>,
     limits: Limits,
+    resolver: Arc<dyn Resolver>,
 }
 
 impl RuntimeBuilder {
@@ -164,6 +168,25 @@ impl RuntimeBuilder {
     /// Per-call limits.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Looks up the host names of outbound requests with `resolver` instead of the system's
+    /// (e.g. to map a test name to `127.0.0.1`). Blocked addresses are removed either way, so
+    /// the components' policies must still name `127.0.0.1` for such a name to be reached.
+    ///
+    /// ```
+    /// use std::io;
+    /// use std::net::{IpAddr, Ipv4Addr};
+    ///
+    /// let builder = mcs_host::Runtime::builder().resolver(|host: &str| match host {
+    ///     "evil.test" => Ok(vec![IpAddr::V4(Ipv4Addr::LOCALHOST)]),
+    ///     _ => Err(io::Error::new(io::ErrorKind::NotFound, "unknown test host")),
+    /// });
+    /// # drop(builder);
+    /// ```
+    pub fn resolver(mut self, resolver: impl Resolver + 'static) -> Self {
+        self.resolver = Arc::new(resolver);
         self
     }
 
@@ -233,6 +256,8 @@ impl RuntimeBuilder {
             kv: self.kv,
             on_denied: self.on_denied,
             limits: self.limits,
+            transport: Arc::new(Transport::new(self.limits.http, self.resolver)),
+            grants: GrantCache::new(),
         };
         let mut seen: Vec<String> = Vec::new();
         for i in 0..shared.tools.len() {
@@ -278,6 +303,7 @@ impl Runtime {
             kv: Arc::new(MemoryBackend::new()),
             on_denied: Arc::new(|_: &Denial| {}),
             limits: Limits::default(),
+            resolver: Arc::new(SystemResolver),
         }
     }
 
@@ -363,6 +389,10 @@ struct Shared {
     kv: Arc<dyn Backend>,
     on_denied: Arc<dyn DeniedHandler>,
     limits: Limits,
+    /// One pooled HTTP transport for every store of this runtime.
+    transport: Arc<Transport>,
+    /// Tokens the provider issued, reused while valid.
+    grants: GrantCache,
 }
 
 impl Shared {
@@ -379,6 +409,7 @@ impl Shared {
                 self.limits.http,
                 Arc::clone(&self.on_denied),
                 sealed,
+                Arc::clone(&self.transport),
             ),
             config: Arc::clone(&meta.config),
             kv: KvCtx::new(Arc::clone(&self.kv), &meta.name, &meta.buckets),
@@ -509,16 +540,24 @@ impl CredentialSource for ProviderLink {
                     "no credential-provider component is configured".into(),
                 ));
             };
+            if let Some(token) = shared.grants.get(scope) {
+                return Ok(token);
+            }
             let mut store = shared.new_store(&provider.meta, None);
             let run = async {
                 let instance = provider.pre.instantiate_async(&mut store).await?;
                 instance
-                    .mcs_auth_credential_provider()
-                    .call_get_token(&mut store, scope)
+                    .mcs_auth_grants()
+                    .call_get_grant(&mut store, scope)
                     .await
             };
             match shared.bounded(&provider.meta.name, run).await {
-                Ok(Ok(token)) => Ok(token),
+                Ok(Ok(grant)) => {
+                    shared
+                        .grants
+                        .put(scope, grant.token.clone(), grant.expires_in);
+                    Ok(grant.token)
+                }
                 Ok(Err(e)) => Err(e.into()),
                 Err(e) => Err(AuthError::Upstream(format!("{e}"))),
             }
@@ -528,6 +567,7 @@ impl CredentialSource for ProviderLink {
     fn invalidate_token<'a>(&'a self, scope: &'a str) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             let shared = &self.shared;
+            shared.grants.remove(scope);
             let Some(provider) = &shared.provider else {
                 return;
             };

@@ -529,3 +529,79 @@ async fn linkauth_form_mode_serves_the_typed_credential_until_rejected() {
         "the stored credential serves"
     );
 }
+
+/// Counts reads of the provider's namespace: the provider reads its state on every run.
+struct CountingKv {
+    inner: std::sync::Arc<mcs_host::kv::MemoryBackend>,
+    provider_reads: std::sync::atomic::AtomicUsize,
+}
+
+impl mcs_host::kv::Backend for CountingKv {
+    fn get(
+        &self,
+        at: mcs_host::kv::Location<'_>,
+    ) -> Result<Option<Vec<u8>>, mcs_host::kv::KvError> {
+        if at.namespace == "auth" {
+            self.provider_reads
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        self.inner.get(at)
+    }
+    fn set(
+        &self,
+        at: mcs_host::kv::Location<'_>,
+        value: &[u8],
+    ) -> Result<(), mcs_host::kv::KvError> {
+        self.inner.set(at, value)
+    }
+    fn delete(&self, at: mcs_host::kv::Location<'_>) -> Result<(), mcs_host::kv::KvError> {
+        self.inner.delete(at)
+    }
+    fn list_keys(
+        &self,
+        ns: &str,
+        bucket: &str,
+        start: u64,
+        limit: usize,
+    ) -> Result<Vec<String>, mcs_host::kv::KvError> {
+        self.inner.list_keys(ns, bucket, start, limit)
+    }
+    fn increment(
+        &self,
+        at: mcs_host::kv::Location<'_>,
+        delta: u64,
+    ) -> Result<u64, mcs_host::kv::KvError> {
+        self.inner.increment(at, delta)
+    }
+}
+
+#[tokio::test]
+async fn warm_calls_in_one_runtime_do_not_run_the_provider_until_the_token_expires() {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+
+    let sb = Sandbox::start();
+    sb.signed_in();
+    let kv = Arc::new(CountingKv {
+        inner: Arc::clone(&sb.kv),
+        provider_reads: Default::default(),
+    });
+    let rt = mcs_tests::builder()
+        .provider(sb.auth_component())
+        .tool(mcs_tests::mail_component(&sb.gmail))
+        .kv_backend(Arc::clone(&kv) as _)
+        .build()
+        .await
+        .unwrap();
+    rt.call_tool("list_folders", "{}").await.unwrap();
+    let after_first = kv.provider_reads.load(Ordering::SeqCst);
+    assert!(after_first > 0, "the first call ran the provider");
+    let mark = sb.mark();
+    rt.call_tool("list_folders", "{}").await.unwrap();
+    assert_eq!(
+        kv.provider_reads.load(Ordering::SeqCst),
+        after_first,
+        "the host's grant cache served"
+    );
+    assert!(sb.since(mark).auth0.is_empty());
+}

@@ -7,6 +7,7 @@
 //! ([`sealed`]): the tool gets an opaque handle, and the egress hook swaps the real token in
 //! only on requests to the scope's allowed destinations.
 
+pub mod grants;
 pub mod sealed;
 
 use std::future::Future;

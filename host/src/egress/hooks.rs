@@ -1,17 +1,25 @@
 //! The `wasi:http` hook of every component: checks the destination against the component's
-//! policy, clamps the guest's timeouts, then sends.
+//! policy, refuses blocked IP literals, swaps sealed credentials, clamps the guest's timeouts,
+//! then sends through the runtime's pooled [`Transport`].
 //!
-//! A refusal reaches the guest as `error-code::http-request-denied` (never a trap), and the
-//! embedder's [`DeniedHandler`] hears of it, so the CLI and MCP can name the refused host.
+//! The order is the one `STYLE.md` §4 rule 4 fixes: check the policy, then resolve, then
+//! remove blocked addresses, then connect; the last three happen inside the transport's
+//! resolver (see `egress::client`), so a name is screened where it is connected to.
+//!
+//! A refusal reaches the guest as `error-code::http-request-denied` or, for a blocked
+//! address, `error-code::destination-ip-prohibited` (never a trap), and the embedder's
+//! [`DeniedHandler`] hears of it, so the CLI and MCP can name the refused host.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::BodyExt;
-use url::Url;
+use url::{Host, Url};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
+use super::blocked::is_blocked;
+use super::client::{SendError, Transport};
 use super::policy::EgressPolicy;
 use crate::credentials::sealed::{Refusal, SealedCredentials, Unseal};
 
@@ -28,6 +36,7 @@ pub struct Denial {
 
 /// Why a request was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DenialReason {
     /// The destination is not on the component's allow-list.
     NotAllowed,
@@ -39,6 +48,24 @@ pub enum DenialReason {
     /// An `Authorization` header that is no valid handle, toward a destination whose tokens
     /// only the host issues (or a stale or forged handle anywhere).
     ForgedCredential,
+    /// The destination is, or resolves only to, a loopback, private or otherwise non-public
+    /// address that the policy does not name as an IP literal.
+    BlockedAddress {
+        /// The (first) blocked address.
+        address: IpAddr,
+    },
+}
+
+impl DenialReason {
+    /// The error code the guest gets for this refusal.
+    fn error(&self) -> HttpError {
+        match self {
+            Self::BlockedAddress { .. } => HttpError::DestinationIpProhibited,
+            Self::NotAllowed | Self::CredentialMisdirected { .. } | Self::ForgedCredential => {
+                HttpError::HttpRequestDenied
+            }
+        }
+    }
 }
 
 impl fmt::Display for Denial {
@@ -60,7 +87,31 @@ impl fmt::Display for Denial {
                 "component {component:?} sent an Authorization header to {destination:?} that \
                  the host did not issue"
             ),
+            DenialReason::BlockedAddress { address } => write!(
+                f,
+                "component {component:?} may not reach {destination:?}: it is at {address}, a \
+                 loopback, private or otherwise non-public address; to allow it, also add {:?} \
+                 to its allowed_outbound_hosts",
+                ip_entry(destination, *address)
+            ),
         }
+    }
+}
+
+/// The policy entry naming `address` with the scheme and port of `destination`
+/// (`scheme://host:port`).
+fn ip_entry(destination: &str, address: IpAddr) -> String {
+    let scheme = destination.split_once("://").map_or("http", |(s, _)| s);
+    let port = destination
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse::<u16>().ok());
+    let host = match address {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+    };
+    match port {
+        Some(port) => format!("{scheme}://{host}:{port}"),
+        None => format!("{scheme}://{host}"),
     }
 }
 
@@ -100,6 +151,7 @@ impl Default for Timeouts {
 }
 
 impl Timeouts {
+    /// The guest's options with every timeout set, none above these bounds.
     fn clamp(self, asked: Option<RequestOptions>) -> RequestOptions {
         let pick = |asked: Option<Duration>, max: Duration| Some(asked.map_or(max, |d| d.min(max)));
         let asked = asked.unwrap_or_default();
@@ -118,17 +170,20 @@ pub struct EgressHooks {
     timeouts: Timeouts,
     on_denied: Arc<dyn DeniedHandler>,
     sealed: Option<Arc<SealedCredentials>>,
+    transport: Arc<Transport>,
 }
 
 impl EgressHooks {
-    /// Hooks enforcing `policy` for `component`; with `sealed`, credential handles in
-    /// `Authorization` headers are swapped for tokens where their scope allows.
+    /// Hooks enforcing `policy` for `component` and sending through `transport` (shared by
+    /// every store of a runtime); with `sealed`, credential handles in `Authorization`
+    /// headers are swapped for tokens where their scope allows.
     pub fn new(
         component: Arc<str>,
         policy: Arc<EgressPolicy>,
         timeouts: Timeouts,
         on_denied: Arc<dyn DeniedHandler>,
         sealed: Option<Arc<SealedCredentials>>,
+        transport: Arc<Transport>,
     ) -> Self {
         Self {
             component,
@@ -136,22 +191,19 @@ impl EgressHooks {
             timeouts,
             on_denied,
             sealed,
+            transport,
         }
     }
 
     fn deny(&self, url: &Url, reason: DenialReason) -> SendFuture {
+        let error = reason.error();
         let denial = Denial {
             component: self.component.to_string(),
             destination: origin(url),
             reason,
         };
-        self.report(&denial);
-        Box::new(async { Err(HttpError::HttpRequestDenied) })
-    }
-
-    fn report(&self, denial: &Denial) {
-        tracing::warn!(component = %denial.component, destination = %denial.destination, "egress denied: {denial}");
-        self.on_denied.denied(denial);
+        report(&*self.on_denied, &denial);
+        Box::new(async { Err(error) })
     }
 
     /// The policy decision for `uri`: `Ok` with the parsed URL, or the denial.
@@ -166,6 +218,23 @@ impl EgressHooks {
             }),
         }
     }
+
+    /// The blocked IP literal `url` names, unless the policy names it too. Host names are
+    /// screened by the transport's resolver instead.
+    fn blocked_literal(&self, url: &Url) -> Option<IpAddr> {
+        let ip = match url.host()? {
+            Host::Ipv4(v4) => IpAddr::V4(v4),
+            Host::Ipv6(v6) => IpAddr::V6(v6),
+            Host::Domain(_) => return None,
+        };
+        (is_blocked(ip) && !self.policy.names_ip(ip)).then_some(ip)
+    }
+}
+
+/// Logs `denial` (origin only, never path or headers) and tells the embedder.
+fn report(on_denied: &dyn DeniedHandler, denial: &Denial) {
+    tracing::warn!(component = %denial.component, destination = %denial.destination, "egress denied: {denial}");
+    on_denied.denied(denial);
 }
 
 /// `scheme://host:port` of a URL, with the port spelled out.
@@ -209,10 +278,13 @@ impl WasiHttpHooks for EgressHooks {
         let url = match self.check(request.uri()) {
             Ok(url) => url,
             Err(denial) => {
-                self.report(&denial);
+                report(&*self.on_denied, &denial);
                 return Box::new(async { Err(HttpError::HttpRequestDenied) });
             }
         };
+        if let Some(address) = self.blocked_literal(&url) {
+            return self.deny(&url, DenialReason::BlockedAddress { address });
+        }
         if let Some(sealed) = &self.sealed {
             let authorization = request.headers().get(http::header::AUTHORIZATION);
             match sealed.unseal(authorization, &url) {
@@ -231,29 +303,222 @@ impl WasiHttpHooks for EgressHooks {
             }
         }
         let options = self.timeouts.clamp(options);
+        let send = self.transport.send(&self.policy, request, options);
+        let component = Arc::clone(&self.component);
+        let on_denied = Arc::clone(&self.on_denied);
         Box::new(async move {
-            let (response, io) =
-                wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
-            Ok((
-                response.map(BodyExt::boxed_unsync),
-                Box::new(io) as Box<dyn Future<Output = _> + Send>,
-            ))
+            match send.await {
+                // reqwest's pool drives the connection, so there is no I/O left to await.
+                Ok(response) => Ok((
+                    response,
+                    Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>,
+                )),
+                Err(SendError::Blocked { address }) => {
+                    let denial = Denial {
+                        component: component.to_string(),
+                        destination: origin(&url),
+                        reason: DenialReason::BlockedAddress { address },
+                    };
+                    report(&*on_denied, &denial);
+                    Err(HttpError::DestinationIpProhibited)
+                }
+                Err(SendError::Http(error)) => Err(error),
+            }
         })
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::io;
+    use std::net::Ipv4Addr;
+    use std::pin::Pin;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Empty};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
     use super::*;
+    use crate::egress::client::{MAX_REQUEST_BODY, MAX_RESPONSE_BODY, Resolver, SystemResolver};
+
+    /// `evil.test` and `also-evil.test` resolve to loopback; every other name fails.
+    fn test_resolver(host: &str) -> io::Result<Vec<IpAddr>> {
+        match host {
+            "evil.test" => Ok(vec![IpAddr::V4(Ipv4Addr::LOCALHOST)]),
+            "also-evil.test" => Ok(vec![
+                "::ffff:127.0.0.1".parse().unwrap(),
+                IpAddr::V4(Ipv4Addr::LOCALHOST),
+            ]),
+            _ => Err(io::Error::new(io::ErrorKind::NotFound, "no such test host")),
+        }
+    }
+
+    fn transport() -> Arc<Transport> {
+        Arc::new(Transport::new(Timeouts::default(), Arc::new(test_resolver)))
+    }
 
     fn hooks(entries: &[&str]) -> EgressHooks {
+        hooks_with(entries, transport(), Arc::new(|_: &Denial| {}))
+    }
+
+    fn hooks_with(
+        entries: &[&str],
+        transport: Arc<Transport>,
+        on_denied: Arc<dyn DeniedHandler>,
+    ) -> EgressHooks {
         EgressHooks::new(
             "mail".into(),
             Arc::new(EgressPolicy::parse(entries).unwrap()),
             Timeouts::default(),
-            Arc::new(|_: &Denial| {}),
+            on_denied,
             None,
+            transport,
         )
+    }
+
+    /// Collects denials.
+    #[derive(Clone, Default)]
+    struct Denials(Arc<Mutex<Vec<Denial>>>);
+
+    impl DeniedHandler for Denials {
+        fn denied(&self, denial: &Denial) {
+            self.0.lock().unwrap().push(denial.clone());
+        }
+    }
+
+    impl Denials {
+        fn all(&self) -> Vec<Denial> {
+            self.0.lock().unwrap().clone()
+        }
+    }
+
+    /// A loopback HTTP/1.1 upstream that counts accepted connections. Paths: `/ok` (200,
+    /// "hello"), `/redirect` (302 to `/ok`), `/big` (one byte over the response cap),
+    /// `/stall` (a head, 2 of 10 body bytes, then silence).
+    struct Upstream {
+        port: u16,
+        accepted: Arc<AtomicUsize>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl Drop for Upstream {
+        fn drop(&mut self) {
+            self.task.abort();
+        }
+    }
+
+    impl Upstream {
+        async fn start() -> Self {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let accepted = Arc::new(AtomicUsize::new(0));
+            let counter = Arc::clone(&accepted);
+            let task = tokio::spawn(async move {
+                while let Ok((stream, _)) = listener.accept().await {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    tokio::spawn(serve(stream));
+                }
+            });
+            Self {
+                port,
+                accepted,
+                task,
+            }
+        }
+
+        fn accepted(&self) -> usize {
+            self.accepted.load(Ordering::SeqCst)
+        }
+    }
+
+    /// Serves requests (without bodies) on one connection until the client closes it.
+    async fn serve(mut stream: TcpStream) {
+        let mut buf = Vec::new();
+        loop {
+            let end = loop {
+                if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break end + 4;
+                }
+                let mut chunk = [0u8; 4096];
+                match stream.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            };
+            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+            buf.drain(..end);
+            let target = head.split_whitespace().nth(1).unwrap_or("/");
+            let path = target.split('?').next().unwrap_or("/").to_owned();
+            let written = match path.as_str() {
+                "/ok" => {
+                    stream
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello")
+                        .await
+                }
+                "/redirect" => {
+                    stream
+                        .write_all(
+                            b"HTTP/1.1 302 Found\r\nlocation: /ok\r\ncontent-length: 0\r\n\r\n",
+                        )
+                        .await
+                }
+                "/big" => {
+                    let size = MAX_RESPONSE_BODY + 1;
+                    let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {size}\r\n\r\n");
+                    let chunk = vec![b'x'; 1 << 16];
+                    let mut result = stream.write_all(head.as_bytes()).await;
+                    let mut left = size;
+                    while result.is_ok() && left > 0 {
+                        let n = left.min(chunk.len() as u64) as usize;
+                        result = stream.write_all(&chunk[..n]).await;
+                        left -= n as u64;
+                    }
+                    result
+                }
+                "/stall" => {
+                    let result = stream
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhe")
+                        .await;
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    result
+                }
+                _ => {
+                    stream
+                        .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
+                        .await
+                }
+            };
+            if written.is_err() {
+                return;
+            }
+        }
+    }
+
+    fn get(url: &str) -> http::Request<WasiBody> {
+        let uri: http::Uri = url.parse().unwrap();
+        let authority = uri.authority().unwrap().to_string();
+        http::Request::builder()
+            .uri(uri)
+            .header(http::header::HOST, authority)
+            .body(Empty::<Bytes>::new().map_err(|e| match e {}).boxed_unsync())
+            .unwrap()
+    }
+
+    async fn send(
+        hooks: &mut EgressHooks,
+        request: http::Request<WasiBody>,
+    ) -> Result<http::Response<WasiBody>, HttpError> {
+        let future = hooks.send_request(request, None, Box::new(async { Ok(()) }));
+        let (response, io) = Pin::from(future).await?;
+        Pin::from(io).await?;
+        Ok(response)
+    }
+
+    async fn body(response: http::Response<WasiBody>) -> Result<Bytes, HttpError> {
+        Ok(response.into_body().collect().await?.to_bytes())
     }
 
     #[test]
@@ -286,5 +551,204 @@ mod tests {
         assert_eq!(got.connect_timeout, Some(t.connect));
         assert_eq!(got.first_byte_timeout, Some(Duration::from_secs(1)));
         assert_eq!(got.between_bytes_timeout, Some(t.between_bytes));
+    }
+
+    #[test]
+    fn blocked_address_denial_names_host_address_and_fix() {
+        let denial = Denial {
+            component: "mail".into(),
+            destination: "http://evil.test:8080".into(),
+            reason: DenialReason::BlockedAddress {
+                address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            },
+        };
+        let text = denial.to_string();
+        assert!(text.contains("\"http://evil.test:8080\""), "{text}");
+        assert!(text.contains("127.0.0.1"), "{text}");
+        assert!(text.contains("\"http://127.0.0.1:8080\""), "{text}");
+        assert_eq!(
+            ip_entry("https://[::1]:8443", "fe80::1".parse().unwrap()),
+            "https://[fe80::1]:8443"
+        );
+    }
+
+    #[tokio::test]
+    async fn name_resolving_to_loopback_is_prohibited_unless_the_policy_names_the_ip() {
+        let upstream = Upstream::start().await;
+        let port = upstream.port;
+        let denials = Denials::default();
+        let mut h = hooks_with(
+            &[&format!("http://evil.test:{port}")],
+            transport(),
+            Arc::new(denials.clone()),
+        );
+        let url = format!("http://evil.test:{port}/ok?secret=1");
+        let got = send(&mut h, get(&url)).await;
+        assert!(
+            matches!(got, Err(HttpError::DestinationIpProhibited)),
+            "{got:?}"
+        );
+        let seen = denials.all();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert_eq!(seen[0].destination, format!("http://evil.test:{port}"));
+        assert_eq!(
+            seen[0].reason,
+            DenialReason::BlockedAddress {
+                address: IpAddr::V4(Ipv4Addr::LOCALHOST)
+            }
+        );
+        assert!(!seen[0].to_string().contains("secret"));
+        // An IPv4-mapped loopback address is loopback too.
+        let mut h = hooks(&[&format!("http://also-evil.test:{port}")]);
+        let got = send(&mut h, get(&format!("http://also-evil.test:{port}/ok"))).await;
+        assert!(
+            matches!(got, Err(HttpError::DestinationIpProhibited)),
+            "{got:?}"
+        );
+        assert_eq!(upstream.accepted(), 0, "nothing reached the upstream");
+
+        let mut h = hooks(&[
+            &format!("http://evil.test:{port}"),
+            &format!("http://127.0.0.1:{port}"),
+        ]);
+        let response = send(&mut h, get(&url)).await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(body(response).await.unwrap(), "hello");
+    }
+
+    #[tokio::test]
+    async fn ip_literal_is_checked_like_a_resolved_address() {
+        let upstream = Upstream::start().await;
+        let port = upstream.port;
+        let denials = Denials::default();
+        let mut h = hooks_with(
+            &[&format!("http://*:{port}")],
+            transport(),
+            Arc::new(denials.clone()),
+        );
+        for url in [
+            format!("http://127.0.0.1:{port}/ok"),
+            format!("http://[::ffff:127.0.0.1]:{port}/ok"),
+        ] {
+            let got = send(&mut h, get(&url)).await;
+            assert!(
+                matches!(got, Err(HttpError::DestinationIpProhibited)),
+                "{url}: {got:?}"
+            );
+        }
+        assert_eq!(denials.all().len(), 2);
+        assert_eq!(upstream.accepted(), 0);
+
+        let mut h = hooks(&[&format!("http://127.0.0.1:{port}")]);
+        let response = send(&mut h, get(&format!("http://127.0.0.1:{port}/ok")))
+            .await
+            .unwrap();
+        assert_eq!(body(response).await.unwrap(), "hello");
+    }
+
+    #[tokio::test]
+    async fn redirects_come_back_to_the_guest_unfollowed() {
+        let upstream = Upstream::start().await;
+        let port = upstream.port;
+        let mut h = hooks(&[&format!("http://127.0.0.1:{port}")]);
+        let response = send(&mut h, get(&format!("http://127.0.0.1:{port}/redirect")))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 302);
+        assert_eq!(response.headers()["location"], "/ok");
+        assert_eq!(body(response).await.unwrap(), "");
+    }
+
+    #[tokio::test]
+    async fn requests_from_two_stores_share_one_pooled_connection() {
+        let upstream = Upstream::start().await;
+        let port = upstream.port;
+        let shared = transport();
+        let entries = [format!("http://127.0.0.1:{port}")];
+        let entries: Vec<&str> = entries.iter().map(String::as_str).collect();
+        for _ in 0..2 {
+            // A fresh `EgressHooks` per request, as every call gets a fresh store.
+            let mut h = hooks_with(&entries, Arc::clone(&shared), Arc::new(|_: &Denial| {}));
+            let response = send(&mut h, get(&format!("http://127.0.0.1:{port}/ok")))
+                .await
+                .unwrap();
+            assert_eq!(body(response).await.unwrap(), "hello");
+            // The connection returns to the pool in a background task once the body ends.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(upstream.accepted(), 1);
+    }
+
+    #[tokio::test]
+    async fn oversized_response_body_fails_with_body_size() {
+        let upstream = Upstream::start().await;
+        let port = upstream.port;
+        let mut h = hooks(&[&format!("http://127.0.0.1:{port}")]);
+        let response = send(&mut h, get(&format!("http://127.0.0.1:{port}/big")))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let got = body(response).await;
+        assert!(
+            matches!(got, Err(HttpError::HttpResponseBodySize(Some(n))) if n > MAX_RESPONSE_BODY),
+            "{:?}",
+            got.map(|b| b.len())
+        );
+    }
+
+    #[tokio::test]
+    async fn oversized_request_body_is_refused_before_connecting() {
+        let upstream = Upstream::start().await;
+        let port = upstream.port;
+        let mut h = hooks(&[&format!("http://127.0.0.1:{port}")]);
+        let mut request = get(&format!("http://127.0.0.1:{port}/ok"));
+        *request.method_mut() = http::Method::POST;
+        request.headers_mut().insert(
+            http::header::CONTENT_LENGTH,
+            (MAX_REQUEST_BODY + 1).to_string().parse().unwrap(),
+        );
+        let got = send(&mut h, request).await;
+        assert!(
+            matches!(got, Err(HttpError::HttpRequestBodySize(Some(n))) if n == MAX_REQUEST_BODY + 1),
+            "{got:?}"
+        );
+        assert_eq!(upstream.accepted(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_stalled_body_fails_after_the_between_bytes_timeout() {
+        let upstream = Upstream::start().await;
+        let port = upstream.port;
+        let mut h = hooks(&[&format!("http://127.0.0.1:{port}")]);
+        let future = h.send_request(
+            get(&format!("http://127.0.0.1:{port}/stall")),
+            Some(RequestOptions {
+                connect_timeout: None,
+                first_byte_timeout: None,
+                between_bytes_timeout: Some(Duration::from_millis(200)),
+            }),
+            Box::new(async { Ok(()) }),
+        );
+        let (response, _io) = Pin::from(future).await.unwrap();
+        let started = std::time::Instant::now();
+        let got = body(response).await;
+        assert!(
+            matches!(got, Err(HttpError::ConnectionReadTimeout)),
+            "{got:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn unknown_names_fail_with_a_dns_error() {
+        let mut h = hooks(&["http://nowhere.test:1"]);
+        let got = send(&mut h, get("http://nowhere.test:1/")).await;
+        assert!(matches!(got, Err(HttpError::DnsError { .. })), "{got:?}");
+    }
+
+    #[tokio::test]
+    async fn system_resolver_resolves_ip_text_without_the_network() {
+        let found = SystemResolver.resolve("127.0.0.1").await.unwrap();
+        assert_eq!(found, [IpAddr::V4(Ipv4Addr::LOCALHOST)]);
     }
 }
