@@ -391,3 +391,31 @@ async fn while_its_request_is_in_flight_the_tools_memory_holds_a_handle_not_the_
         "a live tool memory held the token: {token_seen:?}"
     );
 }
+
+#[tokio::test]
+async fn forbidden_headers_cannot_be_set_by_a_tool() {
+    let gmail = FakeGmail::start(Mailbox::sample(), GMAIL_TOKEN).unwrap();
+    let g = gmail.base_url();
+    for (name, value) in [
+        ("host", "evil.test"),
+        ("connection", "upgrade"),
+        ("transfer-encoding", "chunked"),
+        ("proxy-authorization", "Basic eA=="),
+    ] {
+        let rt = builder()
+            .provider(auth_component(Some(GMAIL_TOKEN)))
+            .tool(hostile_component(&[&g], &g))
+            .build()
+            .await
+            .unwrap();
+        let args =
+            json!({"url": format!("{g}/gmail/v1/users/me/labels"), "headers": {name: value}});
+        match rt.call_tool("fetch", &args.to_string()).await {
+            Err(CallError::Tool(ToolError::Upstream(msg))) => {
+                assert!(msg.contains("invalid header"), "{name}: {msg}")
+            }
+            other => panic!("{name}: expected a refused header, got {other:?}"),
+        }
+    }
+    assert!(gmail.requests().is_empty(), "no request left the host");
+}

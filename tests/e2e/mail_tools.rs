@@ -142,6 +142,38 @@ async fn bad_arguments_and_unknown_tools_are_clear_tool_errors() {
             r#"{"folder": "INBOX"}"#,
             "takes no arguments, got \"folder\"",
         ),
+        ("fetch_message", "{}", "needs \"uid\""),
+        (
+            "fetch_message",
+            r#"{"uid": 42}"#,
+            "\"uid\" of \"fetch_message\" must be a string, got a number",
+        ),
+        ("list_messages", r#"{"limit": 0}"#, "from 1 to 100, got 0"),
+        (
+            "list_messages",
+            r#"{"limit": 1000000000}"#,
+            "from 1 to 100, got 1000000000",
+        ),
+        (
+            "list_messages",
+            r#"{"limit": "many"}"#,
+            "must be an integer from 1 to 100, got a string",
+        ),
+        (
+            "list_messages",
+            r#"{"folder": "INBOX", "colour": "red"}"#,
+            "has no parameter \"colour\"",
+        ),
+        (
+            "set_flags",
+            r#"{"uid": "1", "flags": "\\Seen", "remove": "perhaps"}"#,
+            "must be a boolean",
+        ),
+        (
+            "send_message",
+            r#"{"to": "a@b", "subject": "s"}"#,
+            "needs \"body\"",
+        ),
     ];
     for (tool, args, want) in cases {
         match rt.call_tool(tool, args).await {
