@@ -18,6 +18,7 @@ pub mod engine;
 mod error;
 pub mod kv;
 pub mod linker;
+pub mod mcp;
 mod runtime;
 mod state;
 mod tool;

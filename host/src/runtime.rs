@@ -312,6 +312,28 @@ impl Runtime {
         self.shared.tools.iter().flat_map(|t| t.specs.iter())
     }
 
+    /// Asks the credential provider for a token for `scope` without handing it to anyone:
+    /// `Ok` when one is available, else why not (for a sign-in in progress, the challenge to
+    /// show). The token stays in the host's grant cache.
+    ///
+    /// # Errors
+    ///
+    /// [`AuthError`] from the provider, or `misconfigured` when none is loaded.
+    pub async fn authorize(&self, scope: &str) -> Result<(), AuthError> {
+        let link = ProviderLink {
+            shared: Arc::clone(&self.shared),
+        };
+        link.get_token(scope).await.map(drop)
+    }
+
+    /// Forgets the host's cached token for `scope` and asks the provider to forget its own.
+    pub async fn invalidate(&self, scope: &str) {
+        let link = ProviderLink {
+            shared: Arc::clone(&self.shared),
+        };
+        link.invalidate_token(scope).await;
+    }
+
     /// Calls tool `name` with a JSON object of arguments and returns its JSON result.
     ///
     /// # Errors

@@ -178,3 +178,188 @@ fn tools_lists_names_and_json_schemas() {
     assert_eq!(specs[0]["name"], "list_folders", "{}", explain(&args, &out));
     assert_eq!(specs[0]["input_schema"]["type"], "object");
 }
+
+/// Fake Auth0, broker and Gmail wired together, and the environment that points `mcs` at them.
+struct TokenVaultSandbox {
+    auth0: mcs_sandbox::FakeAuth0,
+    broker: mcs_sandbox::FakeBroker,
+    gmail: FakeGmail,
+    home: tempfile::TempDir,
+}
+
+impl TokenVaultSandbox {
+    fn start() -> Self {
+        use mcs_sandbox::broker::OAuthProvider;
+        use mcs_sandbox::{Auth0Config, BrokerConfig, FakeAuth0, FakeBroker};
+        let auth0 = FakeAuth0::start(Auth0Config::default()).unwrap();
+        let cfg = auth0.config().clone();
+        let broker = FakeBroker::start(BrokerConfig {
+            poll_interval: 0,
+            providers: vec![(
+                "auth0".into(),
+                OAuthProvider {
+                    authorize_url: format!("{}/authorize", auth0.base_url()),
+                    token_url: format!("{}/oauth/token", auth0.base_url()),
+                    client_id: cfg.client_id.clone(),
+                    client_secret: cfg.client_secret.clone(),
+                },
+            )],
+            ..BrokerConfig::default()
+        })
+        .unwrap();
+        let gmail = FakeGmail::start(Mailbox::sample(), &cfg.google_access_token).unwrap();
+        Self {
+            auth0,
+            broker,
+            gmail,
+            home: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        let cfg = self.auth0.config();
+        vec![
+            ("MCS_HOME", self.home.path().to_str().unwrap().to_owned()),
+            ("AUTH0_DOMAIN", cfg.domain.clone()),
+            ("MCS_AUTH0_BASE_URL", self.auth0.base_url()),
+            ("AUTH0_CLIENT_ID", cfg.client_id.clone()),
+            ("AUTH0_CLIENT_SECRET", cfg.client_secret.clone()),
+            ("LINKAUTH_BROKER_URL", self.broker.base_url()),
+            ("MCS_GMAIL_BASE_URL", self.gmail.base_url()),
+        ]
+    }
+
+    /// Does the person's part for `code` in the browser.
+    fn approve(&self, code: &str) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(self.broker.approve(code, None)).unwrap();
+    }
+}
+
+/// The whole Token Vault first run with one process per command, as a skill runner does it.
+#[test]
+fn token_vault_first_run_through_one_shot_processes() {
+    let sb = TokenVaultSandbox::start();
+    let owned = sb.env();
+    let env: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let env = env.as_slice();
+    let cfg = sb.auth0.config().clone();
+    let approve = |code: &str| sb.approve(code);
+
+    // 1. The tool call needs a sign-in: exit 3, the decorator JSON on stdout.
+    let args = ["call", "list_folders"];
+    let out = mcs(&args, env);
+    assert_exit(&args, &out, 3);
+    let challenge: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(challenge["auth_required"], true, "{}", explain(&args, &out));
+    let code = challenge["code"].as_str().unwrap().to_owned();
+
+    let args = ["auth", "status"];
+    let out = mcs(&args, env);
+    assert_exit(&args, &out, 0);
+    let status = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        status.contains("signed in:      no") && status.contains(&code),
+        "{status}"
+    );
+    assert!(
+        !status.contains(&cfg.client_secret),
+        "secrets are never printed"
+    );
+
+    // 2. Signed in at Auth0; the login command reports the Connected Accounts step.
+    approve(&code);
+    let args = ["auth", "login", "--json"];
+    let out = mcs(&args, env);
+    assert_exit(&args, &out, 3);
+    let connect: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        connect["scope"],
+        "gmail:connect",
+        "{}",
+        explain(&args, &out)
+    );
+
+    // 3. Consent given: login finishes, then the tool runs.
+    approve(connect["code"].as_str().unwrap());
+    let args = ["auth", "login"];
+    let out = mcs(&args, env);
+    assert_exit(&args, &out, 0);
+    let args = ["call", "list_folders"];
+    let out = mcs(&args, env);
+    assert_exit(&args, &out, 0);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Work"));
+
+    let args = ["auth", "status"];
+    let status = String::from_utf8_lossy(&mcs(&args, env).stdout).to_string();
+    assert!(
+        status.contains("signed in:      yes") && status.contains("token cached:   gmail"),
+        "{status}"
+    );
+
+    // 4. Logout forgets it all; the next call asks to sign in again.
+    let args = ["auth", "logout"];
+    let out = mcs(&args, env);
+    assert_exit(&args, &out, 0);
+    let args = ["call", "list_folders"];
+    assert_exit(&args, &mcs(&args, env), 3);
+}
+
+#[test]
+fn call_wait_shows_the_challenge_then_runs_the_tool_once_the_user_is_done() {
+    use std::io::Read as _;
+    use std::time::{Duration, Instant};
+
+    let sb = TokenVaultSandbox::start();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mcs"))
+        .args(["call", "list_folders", "--wait", "--timeout", "60"])
+        .env_clear()
+        .envs(sb.env())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Act as the person: approve each new session as it appears (sign-in, then consent).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut approved = Vec::new();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "mcs call --wait did not finish");
+        for s in sb.broker.sessions() {
+            if s.status == "pending" && !approved.contains(&s.code) {
+                sb.approve(&s.code);
+                approved.push(s.code);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert_eq!(approved.len(), 2, "a sign-in and a consent");
+    assert!(stdout.contains("Work"), "{stdout}");
+    assert!(
+        stderr.contains("Sign-in required") && stderr.contains("One more step"),
+        "{stderr}"
+    );
+}

@@ -2,7 +2,9 @@
 
 use std::io::Write;
 
-use mcs_host::{CallError, ToolError};
+use std::time::{Duration, Instant};
+
+use mcs_host::{AuthError, CallError, ToolError};
 
 use super::exit::Exit;
 
@@ -19,13 +21,44 @@ pub struct Args {
     /// The arguments as one JSON object, e.g. '{"limit": 5}' (default: none)
     #[arg(value_name = "JSON")]
     pub arguments: Option<String>,
+
+    /// If the user must sign in first, show the URL and code and keep trying until they have
+    /// (or --timeout passes), then run the tool
+    #[arg(long)]
+    pub wait: bool,
+
+    /// With --wait: give up after this many seconds (default 600, the broker's session life)
+    #[arg(long, default_value_t = 600, value_name = "SECS")]
+    pub timeout: u64,
 }
 
 /// Runs `mcs call`.
 pub async fn run(args: Args) -> anyhow::Result<Exit> {
     let runtime = super::load_runtime(super::State::Durable).await?;
     let arguments = args.arguments.as_deref().unwrap_or("{}");
-    report(runtime.call_tool(&args.tool, arguments).await)
+    let deadline = Instant::now() + Duration::from_secs(args.timeout);
+    let mut shown = None;
+    loop {
+        let result = runtime.call_tool(&args.tool, arguments).await;
+        let Err(CallError::Tool(ToolError::Auth(AuthError::Challenge(c)))) = &result else {
+            if shown.is_some() {
+                eprintln!();
+            }
+            return report(result);
+        };
+        if !args.wait || Instant::now() >= deadline {
+            return report(result);
+        }
+        // The provider polls the broker no faster than the broker asks; this only bounds how
+        // soon a finished sign-in is noticed.
+        let key = (c.url.clone(), c.code.clone());
+        if shown.as_ref() != Some(&key) {
+            eprintln!("{}{}", if shown.is_some() { "\n" } else { "" }, c.message);
+            shown = Some(key);
+        }
+        eprint!(".");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
 }
 
 /// Prints a call's outcome (result on stdout, errors on stderr) and picks the exit code.
@@ -36,7 +69,7 @@ pub fn report(result: Result<String, CallError>) -> anyhow::Result<Exit> {
             writeln!(out, "{json}")?;
             Ok(Exit::Success)
         }
-        Err(CallError::Tool(ToolError::Auth(mcs_host::AuthError::Challenge(challenge)))) => {
+        Err(CallError::Tool(ToolError::Auth(AuthError::Challenge(challenge)))) => {
             eprintln!("mcs: {}", challenge.message);
             writeln!(std::io::stdout().lock(), "{}", challenge.to_llm_json())?;
             Ok(Exit::AuthRequired)

@@ -1,9 +1,11 @@
 //! The `mcs` command line: argument definitions and dispatch to one module per subcommand.
 
+pub mod auth;
 pub mod call;
 pub mod demo;
 pub mod exit;
 pub mod logging;
+pub mod mcp;
 pub mod sandbox;
 pub mod tools;
 
@@ -34,21 +36,32 @@ pub enum Command {
     Demo(demo::Args),
     /// Serve the sandbox's fake services on 127.0.0.1 until interrupted
     Sandbox(sandbox::Args),
+    /// See, start or forget the sign-in (status, login, logout)
+    Auth(auth::Args),
+    /// Serve the tools over MCP (stdio, or streamable HTTP with --http)
+    #[command(long_about = mcp::LONG_ABOUT)]
+    Mcp(mcp::Args),
 }
 
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    match cli.command {
+        Command::Tools(args) => block_on(tools::run(args)),
+        Command::Call(args) => block_on(call::run(args)),
+        Command::Auth(args) => block_on(auth::run(args)),
+        Command::Demo(args) => block_on(demo::run(args)),
+        Command::Sandbox(args) => block_on(sandbox::run(args)),
+        // The MCP server builds its own multi-threaded runtime.
+        Command::Mcp(args) => mcp::run(args),
+    }
+}
+
+/// Runs one command on a current-thread Tokio runtime.
+fn block_on(command: impl Future<Output = anyhow::Result<Exit>>) -> anyhow::Result<Exit> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()?;
-    runtime.block_on(async move {
-        match cli.command {
-            Command::Tools(args) => tools::run(args).await,
-            Command::Call(args) => call::run(args).await,
-            Command::Demo(args) => demo::run(args).await,
-            Command::Sandbox(args) => sandbox::run(args).await,
-        }
-    })
+        .build()?
+        .block_on(command)
 }
 
 /// Where state goes: durable (encrypted SQLite under the state directory) or in memory.
@@ -102,6 +115,30 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn auth_login_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "mcs",
+            "auth",
+            "login",
+            "--wait",
+            "--timeout",
+            "30",
+            "--scope",
+            "github",
+        ])
+        .unwrap();
+        let Command::Auth(auth::Args {
+            command: auth::AuthCommand::Login(login),
+        }) = cli.command
+        else {
+            panic!("not auth login");
+        };
+        assert!(login.wait && !login.json);
+        assert_eq!((login.timeout, login.scope.as_str()), (30, "github"));
+        assert!(Cli::try_parse_from(["mcs", "auth", "login", "--timeout", "soon"]).is_err());
     }
 
     #[test]
