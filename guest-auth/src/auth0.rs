@@ -170,7 +170,7 @@ pub fn connect(
         .and_then(Value::as_str);
     match (field("connect_uri"), ticket, field("auth_session")) {
         (Some(uri), Some(ticket), Some(auth_session)) => Ok(ConnectStart {
-            browser_url: format!("{uri}?ticket={}", percent_encode(ticket)),
+            browser_url: format!("{uri}?ticket={}", guest_http::percent_encode(ticket)),
             auth_session,
         }),
         _ => Err(Failure::Other(AuthError::Upstream(
@@ -276,19 +276,6 @@ fn content_kind(reply: &Reply) -> String {
     }
 }
 
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,10 +286,5 @@ mod tests {
             pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
-    }
-
-    #[test]
-    fn percent_encoding_keeps_unreserved_only() {
-        assert_eq!(percent_encode("a+b/c=d e~"), "a%2Bb%2Fc%3Dd%20e~");
     }
 }

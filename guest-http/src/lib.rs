@@ -277,6 +277,20 @@ fn describe(code: &ErrorCode, destination: &str) -> Error {
     }
 }
 
+/// Percent-encodes everything but RFC 3986 unreserved characters: safe in a path segment and
+/// in a query value.
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// The parts of an absolute URL that `wasi:http` takes separately.
 #[derive(Debug)]
 struct Target {
@@ -318,5 +332,29 @@ impl Target {
             _ => "https",
         };
         format!("{scheme}://{}", self.authority)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_encoding_keeps_unreserved_only() {
+        assert_eq!(percent_encode("a+b/c=d e~"), "a%2Bb%2Fc%3Dd%20e~");
+        assert_eq!(percent_encode("Zürich"), "Z%C3%BCrich");
+    }
+
+    #[test]
+    fn urls_split_into_scheme_authority_and_path() {
+        let t = Target::parse("https://gmail.googleapis.com/gmail/v1?x=1#frag").unwrap();
+        assert_eq!(t.authority, "gmail.googleapis.com");
+        assert_eq!(t.path_with_query, "/gmail/v1?x=1");
+        assert_eq!(
+            Target::parse("http://h:8080?q").unwrap().path_with_query,
+            "/?q"
+        );
+        assert!(Target::parse("ftp://h/").is_err());
+        assert!(Target::parse("https:///x").is_err());
     }
 }

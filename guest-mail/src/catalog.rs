@@ -43,6 +43,21 @@ const PAGE: Param = p(
     "Continue a previous listing: pass the next_page_token it returned.",
 );
 const UID: Param = p("uid", STR, true, "Message UID (the Gmail message id).");
+const TO: Param = p("to", STR, true, "Comma-separated recipient addresses.");
+const SUBJECT: Param = p("subject", STR, true, "E-mail subject line.");
+const CC: Param = p(
+    "cc",
+    STR,
+    false,
+    "Comma-separated CC addresses (default: none).",
+);
+const BCC: Param = p(
+    "bcc",
+    STR,
+    false,
+    "Comma-separated BCC addresses (default: none).",
+);
+const REPLY_TO: Param = p("reply_to", STR, false, "Reply-To address (default: none).");
 
 /// Every tool, in the order they are listed.
 pub const TOOLS: &[Tool] = &[
@@ -150,30 +165,20 @@ pub const TOOLS: &[Tool] = &[
         name: "send_message",
         description: "Send an e-mail with a plain-text body. Supports To, CC, BCC and Reply-To. Returns {\"status\": \"sent\", \"id\", \"thread_id\", \"labels\"}.",
         params: &[
-            p("to", STR, true, "Comma-separated recipient addresses."),
-            p("subject", STR, true, "E-mail subject line."),
+            TO,
+            SUBJECT,
             p("body", STR, true, "Plain-text message body."),
-            p(
-                "cc",
-                STR,
-                false,
-                "Comma-separated CC addresses (default: none).",
-            ),
-            p(
-                "bcc",
-                STR,
-                false,
-                "Comma-separated BCC addresses (default: none).",
-            ),
-            p("reply_to", STR, false, "Reply-To address (default: none)."),
+            CC,
+            BCC,
+            REPLY_TO,
         ],
     },
     Tool {
         name: "send_html_message",
         description: "Send an e-mail with an HTML body and an optional plain-text fallback. Supports To, CC, BCC and Reply-To. Returns {\"status\": \"sent\", \"id\", \"thread_id\", \"labels\"}.",
         params: &[
-            p("to", STR, true, "Comma-separated recipient addresses."),
-            p("subject", STR, true, "E-mail subject line."),
+            TO,
+            SUBJECT,
             p("html_body", STR, true, "HTML message body."),
             p(
                 "text_body",
@@ -181,19 +186,9 @@ pub const TOOLS: &[Tool] = &[
                 false,
                 "Plain-text fallback body (default: none).",
             ),
-            p(
-                "cc",
-                STR,
-                false,
-                "Comma-separated CC addresses (default: none).",
-            ),
-            p(
-                "bcc",
-                STR,
-                false,
-                "Comma-separated BCC addresses (default: none).",
-            ),
-            p("reply_to", STR, false, "Reply-To address (default: none)."),
+            CC,
+            BCC,
+            REPLY_TO,
         ],
     },
     Tool {

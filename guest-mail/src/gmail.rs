@@ -12,7 +12,7 @@
 
 use std::cell::RefCell;
 
-use guest_http::{Request, Response};
+use guest_http::{Request, Response, percent_encode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -206,13 +206,16 @@ impl Client {
     ) -> Result<MessagePage, ToolError> {
         let mut query = format!("maxResults={limit}&fields=messages/id,nextPageToken");
         if let Some(folder) = folder {
-            query.push_str(&format!("&labelIds={}", encode(&self.label_id(folder)?)));
+            query.push_str(&format!(
+                "&labelIds={}",
+                percent_encode(&self.label_id(folder)?)
+            ));
         }
         if let Some(q) = q.filter(|q| !q.is_empty()) {
-            query.push_str(&format!("&q={}", encode(q)));
+            query.push_str(&format!("&q={}", percent_encode(q)));
         }
         if let Some(token) = page_token {
-            query.push_str(&format!("&pageToken={}", encode(token)));
+            query.push_str(&format!("&pageToken={}", percent_encode(token)));
         }
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
@@ -229,7 +232,7 @@ impl Client {
         let paths: Vec<String> = listed
             .messages
             .iter()
-            .map(|m| format!("messages/{}?{SUMMARY_QUERY}", encode(&m.id)))
+            .map(|m| format!("messages/{}?{SUMMARY_QUERY}", percent_encode(&m.id)))
             .collect();
         let messages = self
             .get_json_all::<GmailMessage>(&paths)?
@@ -252,7 +255,8 @@ impl Client {
 
     /// One message with its body (text/plain, else HTML as text) cut at `max_chars`.
     pub fn fetch_message(&self, uid: &str, max_chars: u32) -> Result<Message, ToolError> {
-        let m: GmailMessage = self.get_json(&format!("messages/{}?format=full", encode(uid)))?;
+        let m: GmailMessage =
+            self.get_json(&format!("messages/{}?format=full", percent_encode(uid)))?;
         let payload = m.payload.as_ref();
         let text = payload.and_then(|p| find_body(p, "text/plain"));
         let body = match text {
@@ -297,13 +301,16 @@ impl Client {
         remove: &[String],
     ) -> Result<Vec<String>, ToolError> {
         let body = json!({"addLabelIds": add, "removeLabelIds": remove});
-        self.post_labels(&format!("messages/{}/modify", encode(uid)), &body)
+        self.post_labels(&format!("messages/{}/modify", percent_encode(uid)), &body)
     }
 
     /// Moves to the trash (or, with `restore`, out of it); returns the labels after.
     pub fn trash(&self, uid: &str, restore: bool) -> Result<Vec<String>, ToolError> {
         let verb = if restore { "untrash" } else { "trash" };
-        self.post_labels(&format!("messages/{}/{verb}", encode(uid)), &json!({}))
+        self.post_labels(
+            &format!("messages/{}/{verb}", percent_encode(uid)),
+            &json!({}),
+        )
     }
 
     fn post_labels(&self, path: &str, body: &Value) -> Result<Vec<String>, ToolError> {
@@ -375,7 +382,7 @@ impl Client {
             "References",
             "Reply-To",
         ];
-        let mut path = format!("messages/{}?format=metadata", encode(uid));
+        let mut path = format!("messages/{}?format=metadata", percent_encode(uid));
         for h in headers {
             path.push_str(&format!("&metadataHeaders={h}"));
         }
@@ -569,19 +576,6 @@ pub fn boundary() -> String {
     let bytes = wasip2::random::random::get_random_bytes(12);
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     format!("mcs-{hex}")
-}
-
-/// Percent-encodes a query value or path segment (RFC 3986 unreserved characters kept).
-pub fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// Gmail's own error message (`{"error": {"code", "message", "status"}}`), else the status.

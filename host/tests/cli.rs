@@ -189,24 +189,10 @@ struct TokenVaultSandbox {
 
 impl TokenVaultSandbox {
     fn start() -> Self {
-        use mcs_sandbox::broker::OAuthProvider;
         use mcs_sandbox::{Auth0Config, BrokerConfig, FakeAuth0, FakeBroker};
         let auth0 = FakeAuth0::start(Auth0Config::default()).unwrap();
         let cfg = auth0.config().clone();
-        let broker = FakeBroker::start(BrokerConfig {
-            poll_interval: 0,
-            providers: vec![(
-                "auth0".into(),
-                OAuthProvider {
-                    authorize_url: format!("{}/authorize", auth0.base_url()),
-                    token_url: format!("{}/oauth/token", auth0.base_url()),
-                    client_id: cfg.client_id.clone(),
-                    client_secret: cfg.client_secret.clone(),
-                },
-            )],
-            ..BrokerConfig::default()
-        })
-        .unwrap();
+        let broker = FakeBroker::start(BrokerConfig::for_tenant(&auth0)).unwrap();
         let gmail = FakeGmail::start(Mailbox::sample(), &cfg.google_access_token).unwrap();
         Self {
             auth0,

@@ -8,7 +8,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use mcs_host::kv::{Backend, Location, MemoryBackend};
 use mcs_host::{AuthChallenge, AuthError, CallError, ComponentConfig, Runtime, ToolError, guests};
-use mcs_sandbox::broker::OAuthProvider;
 use mcs_sandbox::{
     Auth0Config, BrokerConfig, FakeAuth0, FakeBroker, FakeGmail, Mailbox, RecordedRequest,
 };
@@ -67,19 +66,7 @@ impl Sandbox {
         })
         .expect("fake auth0");
         let cfg = auth0.config().clone();
-        let mut broker_cfg = BrokerConfig {
-            poll_interval: 0,
-            providers: vec![(
-                "auth0".into(),
-                OAuthProvider {
-                    authorize_url: format!("{}/authorize", auth0.base_url()),
-                    token_url: format!("{}/oauth/token", auth0.base_url()),
-                    client_id: cfg.client_id.clone(),
-                    client_secret: cfg.client_secret.clone(),
-                },
-            )],
-            ..BrokerConfig::default()
-        };
+        let mut broker_cfg = BrokerConfig::for_tenant(&auth0);
         broker(&mut broker_cfg);
         let broker = FakeBroker::start(broker_cfg).expect("fake broker");
         let gmail =

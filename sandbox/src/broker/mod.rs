@@ -86,6 +86,27 @@ impl Default for BrokerConfig {
     }
 }
 
+impl BrokerConfig {
+    /// A broker whose provider `auth0` is `tenant` (its `/authorize` and `/oauth/token`, its
+    /// client), polling without waiting (interval 0), as tests and the demo need it.
+    pub fn for_tenant(tenant: &crate::FakeAuth0) -> Self {
+        let cfg = tenant.config();
+        Self {
+            poll_interval: 0,
+            providers: vec![(
+                "auth0".into(),
+                OAuthProvider {
+                    authorize_url: format!("{}/authorize", tenant.base_url()),
+                    token_url: format!("{}/oauth/token", tenant.base_url()),
+                    client_id: cfg.client_id.clone(),
+                    client_secret: cfg.client_secret.clone(),
+                },
+            )],
+            ..Self::default()
+        }
+    }
+}
+
 /// What [`FakeBroker::sessions`] reports about one live session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionInfo {
