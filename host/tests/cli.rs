@@ -35,17 +35,21 @@ fn assert_exit(args: &[&str], out: &Output, code: i32) {
 }
 
 #[test]
-fn demo_lists_the_sandbox_labels_with_no_setup() {
+fn demo_walks_the_first_run_with_no_setup() {
     let args = ["demo"];
     let out = mcs(&args, &[]);
     assert_exit(&args, &out, 0);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    for label in ["INBOX", "Work", "Label_1", "Reisen/Zürich"] {
-        assert!(
-            stdout.contains(label),
-            "{label} missing\n{}",
-            explain(&args, &out)
-        );
+    for want in [
+        "Sign-in required for 'gmail'",
+        "\"auth_required\":true",
+        "One more step for 'gmail'",
+        "list_folders ran",
+        "Reisen/Zürich",
+        "Quarterly report",
+        "Auth0 requests during the second round: 0",
+    ] {
+        assert!(stdout.contains(want), "{want:?} missing\n{}", explain(&args, &out));
     }
 }
 
