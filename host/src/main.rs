@@ -12,6 +12,13 @@ use cli::exit::Exit;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
+    // Settings from a `.env` file in the working directory; the real environment wins.
+    if let Err(e) = dotenvy::dotenv()
+        && !e.not_found()
+    {
+        eprintln!("mcs: .env: {e}");
+        return Exit::Error.into();
+    }
     cli::logging::init(args.verbose);
     match cli::run(args) {
         Ok(exit) => exit.into(),

@@ -49,7 +49,11 @@ fn demo_walks_the_first_run_with_no_setup() {
         "Quarterly report",
         "Auth0 requests during the second round: 0",
     ] {
-        assert!(stdout.contains(want), "{want:?} missing\n{}", explain(&args, &out));
+        assert!(
+            stdout.contains(want),
+            "{want:?} missing\n{}",
+            explain(&args, &out)
+        );
     }
 }
 
@@ -352,4 +356,60 @@ fn call_wait_shows_the_challenge_then_runs_the_tool_once_the_user_is_done() {
         stderr.contains("Sign-in required") && stderr.contains("One more step"),
         "{stderr}"
     );
+}
+
+#[test]
+fn inspect_shows_imports_exports_and_what_to_grant() {
+    let path = mcs_host::guests::GUEST_MAIL_COMPONENT;
+    let args = ["inspect", path];
+    let out = mcs(&args, &[]);
+    assert_exit(&args, &out, 0);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "tool (mcs:mail/mail-driver)",
+        "mcs:auth/credential-provider",
+        "mcs:mail/tools",
+        "allowed_outbound_hosts",
+    ] {
+        assert!(
+            text.contains(want),
+            "{want:?} missing\n{}",
+            explain(&args, &out)
+        );
+    }
+    let args = ["inspect", "Cargo.toml"];
+    let out = mcs(&args, &[]);
+    assert_exit(&args, &out, 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a WebAssembly component"));
+}
+
+#[test]
+fn a_dot_env_file_configures_and_the_environment_wins() {
+    let gmail = FakeGmail::start(Mailbox::sample(), TOKEN).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        format!(
+            "MCS_GMAIL_BASE_URL={}\nMCS_TOKEN_GMAIL=wrong-token\n",
+            gmail.base_url()
+        ),
+    )
+    .unwrap();
+    let run = |env: &[(&str, &str)]| {
+        Command::new(env!("CARGO_BIN_EXE_mcs"))
+            .args(["call", "list_folders"])
+            .current_dir(dir.path())
+            .env_clear()
+            .env("MCS_HOME", dir.path().join("home"))
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
+    };
+    // From .env alone: the right Gmail, the wrong token.
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", explain(&["call"], &out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("401"));
+    // The real environment overrides .env.
+    let out = run(&[("MCS_TOKEN_GMAIL", TOKEN)]);
+    assert_eq!(out.status.code(), Some(0), "{}", explain(&["call"], &out));
 }

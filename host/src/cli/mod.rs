@@ -4,6 +4,7 @@ pub mod auth;
 pub mod call;
 pub mod demo;
 pub mod exit;
+pub mod inspect;
 pub mod logging;
 pub mod mcp;
 pub mod sandbox;
@@ -38,6 +39,8 @@ pub enum Command {
     Sandbox(sandbox::Args),
     /// See, start or forget the sign-in (status, login, logout)
     Auth(auth::Args),
+    /// Show a component's imports and exports, and what it would need to be granted
+    Inspect(inspect::Args),
     /// Serve the tools over MCP (stdio, or streamable HTTP with --http)
     #[command(long_about = mcp::LONG_ABOUT)]
     Mcp(mcp::Args),
@@ -49,6 +52,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Tools(args) => block_on(tools::run(args)),
         Command::Call(args) => block_on(call::run(args)),
         Command::Auth(args) => block_on(auth::run(args)),
+        Command::Inspect(args) => block_on(inspect::run(args)),
         Command::Demo(args) => block_on(demo::run(args)),
         Command::Sandbox(args) => block_on(sandbox::run(args)),
         // The MCP server builds its own multi-threaded runtime.
