@@ -413,3 +413,55 @@ fn a_dot_env_file_configures_and_the_environment_wins() {
     let out = run(&[("MCS_TOKEN_GMAIL", TOKEN)]);
     assert_eq!(out.status.code(), Some(0), "{}", explain(&["call"], &out));
 }
+
+/// Runs `mcs` in `dir` with only `env` (plus `MCS_HOME` under `dir`).
+fn mcs_in(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mcs"))
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("MCS_HOME", dir.join("home"))
+        .envs(env.iter().copied())
+        .output()
+        .expect("mcs runs")
+}
+
+#[test]
+fn mcs_toml_configures_names_bad_keys_and_loads_extra_components() {
+    let gmail = FakeGmail::start(Mailbox::sample(), TOKEN).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "[gmail]\nbase_url = \"{}\"\n\n[tokens]\ngmail = \"{TOKEN}\"\n",
+        gmail.base_url()
+    );
+    std::fs::write(dir.path().join("mcs.toml"), &toml).unwrap();
+    let args = ["call", "list_folders"];
+    let out = mcs_in(dir.path(), &args, &[]);
+    assert_exit(&args, &out, 0);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Work"));
+
+    // A typo is an error naming the key and its line, not a silently ignored setting.
+    std::fs::write(
+        dir.path().join("mcs.toml"),
+        format!("{toml}\n[gmail2]\nbase_url = \"x\"\n"),
+    )
+    .unwrap();
+    let out = mcs_in(dir.path(), &args, &[]);
+    assert_exit(&args, &out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("mcs.toml") && err.contains("gmail2"), "{err}");
+
+    // An extra component is loaded: a second copy of the mail tools clashes by tool name.
+    let extra = format!(
+        "{toml}\n[[component]]\nname = \"mail-again\"\npath = \"{}\"\n",
+        mcs_host::guests::GUEST_MAIL_COMPONENT
+    );
+    std::fs::write(dir.path().join("mcs.toml"), extra).unwrap();
+    let out = mcs_in(dir.path(), &args, &[]);
+    assert_exit(&args, &out, 2);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("offered by two components"),
+        "{}",
+        explain(&args, &out)
+    );
+}

@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use mcs_host::AuthError;
-use mcs_host::config::Settings;
 use mcs_host::kv::{Backend, Location};
 use serde_json::Value;
 
@@ -108,7 +107,7 @@ fn get_json(kv: &impl Backend, key: &str) -> Option<Value> {
 }
 
 fn status() -> anyhow::Result<Exit> {
-    let settings = Settings::from_vars(std::env::vars())?;
+    let (settings, _) = super::settings()?;
     let mut out = std::io::stdout().lock();
     let set = |present: bool| {
         if present {

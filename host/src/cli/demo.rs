@@ -43,7 +43,7 @@ pub async fn run(_args: Args) -> anyhow::Result<Exit> {
     ])?;
 
     let started = Instant::now();
-    let runtime = super::build_runtime(&settings, super::State::InMemory).await?;
+    let runtime = super::build_runtime(&settings, &[], super::State::InMemory).await?;
     println!(
         "Loaded the Gmail tools and the Token Vault provider in {:.0} ms ({} tools).\n",
         ms(started),

@@ -77,16 +77,56 @@ pub enum State {
     InMemory,
 }
 
-/// Loads the shipped components with settings from the environment.
-pub async fn load_runtime(state: State) -> anyhow::Result<mcs_host::Runtime> {
-    let settings = mcs_host::config::Settings::from_vars(std::env::vars())?;
-    build_runtime(&settings, state).await
+/// Where `mcs.toml` is: `MCS_CONFIG` if set (it must exist), else `./mcs.toml`, else
+/// `$MCS_HOME/mcs.toml` (or the default state directory's), when present.
+fn config_path() -> anyhow::Result<Option<std::path::PathBuf>> {
+    if let Some(path) = std::env::var_os("MCS_CONFIG") {
+        let path = std::path::PathBuf::from(path);
+        anyhow::ensure!(
+            path.is_file(),
+            "MCS_CONFIG={} does not name a file",
+            path.display()
+        );
+        return Ok(Some(path));
+    }
+    let candidates = [
+        Some(std::path::PathBuf::from("mcs.toml")),
+        mcs_host::kv::default_state_dir().map(|d| d.join("mcs.toml")),
+    ];
+    Ok(candidates.into_iter().flatten().find(|p| p.is_file()))
 }
 
-/// Loads the shipped components with `settings`; denials are reported on stderr. Compiled
-/// components are cached under the state directory when there is one.
+/// The settings: the environment (and `.env`, already loaded into it) over `mcs.toml`.
+pub fn settings() -> anyhow::Result<(
+    mcs_host::config::Settings,
+    mcs_host::config::file::FileConfig,
+)> {
+    use anyhow::Context as _;
+    let file = match config_path()? {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            mcs_host::config::file::FileConfig::parse(&path, &text)?
+        }
+        None => mcs_host::config::file::FileConfig::default(),
+    };
+    let mut vars = file.to_vars();
+    vars.extend(std::env::vars());
+    Ok((mcs_host::config::Settings::from_vars(vars)?, file))
+}
+
+/// Loads the shipped components, and the extra ones `mcs.toml` names, with the settings.
+pub async fn load_runtime(state: State) -> anyhow::Result<mcs_host::Runtime> {
+    let (settings, file) = settings()?;
+    build_runtime(&settings, file.components(), state).await
+}
+
+/// Loads the shipped components with `settings`, plus `extra` tool components; denials are
+/// reported on stderr. Compiled components are cached under the state directory when there
+/// is one.
 pub async fn build_runtime(
     settings: &mcs_host::config::Settings,
+    extra: &[mcs_host::config::file::ComponentSection],
     state: State,
 ) -> anyhow::Result<mcs_host::Runtime> {
     use anyhow::Context as _;
@@ -94,6 +134,18 @@ pub async fn build_runtime(
         .provider(settings.auth_component())
         .tool(settings.mail_component())
         .on_denied(|denial: &mcs_host::egress::Denial| eprintln!("mcs: {denial}"));
+    for c in extra {
+        let wasm = std::fs::read(&c.path)
+            .with_context(|| format!("component {:?}: cannot read {}", c.name, c.path.display()))?;
+        let mut config = mcs_host::ComponentConfig::new(c.name.clone(), wasm);
+        config.allowed_outbound_hosts = c.allowed_outbound_hosts.clone();
+        config.settings = c.settings.clone().into_iter().collect();
+        config.credentials = c.credentials.clone().into_iter().collect();
+        if let Some(buckets) = &c.buckets {
+            config.buckets = buckets.clone();
+        }
+        builder = builder.tool(config);
+    }
     let state_dir = mcs_host::kv::default_state_dir();
     if let Some(dir) = &state_dir {
         match mcs_host::engine::cache::ComponentCache::new(dir.join("cache")) {

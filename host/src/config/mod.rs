@@ -15,7 +15,10 @@
 //! Secrets read here go to the credential-provider component's settings only; no tool
 //! component ever receives them.
 
+pub mod file;
+
 use std::fmt;
+use std::path::PathBuf;
 
 use url::Url;
 
@@ -108,6 +111,14 @@ pub enum ConfigError {
         key: String,
         /// Its value.
         value: String,
+    },
+    /// `mcs.toml` does not parse, or has a key it does not know.
+    #[error("{path}: {message}", path = path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the line and the key.
+        message: String,
     },
     /// A setting that Token Vault mode needs is missing.
     #[error("{key} is not set; Token Vault mode (AUTH0_DOMAIN is set) needs it")]
