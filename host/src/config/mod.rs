@@ -23,6 +23,7 @@ use std::path::PathBuf;
 use url::Url;
 
 use crate::ComponentConfig;
+use crate::egress::policy::origin;
 use crate::guests;
 
 /// Gmail's API origin.
@@ -260,19 +261,6 @@ fn parse_http_url(key: &str, value: &str) -> Result<Url, ConfigError> {
         return Err(bad());
     }
     Ok(url)
-}
-
-/// `scheme://host:port` of `url`, the form egress policies take.
-fn origin(url: &Url) -> String {
-    let host = match url.host() {
-        Some(url::Host::Ipv6(ip)) => format!("[{ip}]"),
-        Some(host) => host.to_string(),
-        None => String::new(),
-    };
-    match url.port_or_known_default() {
-        Some(port) => format!("{}://{host}:{port}", url.scheme()),
-        None => format!("{}://{host}", url.scheme()),
-    }
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpH
 
 use super::blocked::is_blocked;
 use super::client::{SendError, Transport};
-use super::policy::EgressPolicy;
+use super::policy::{EgressPolicy, origin};
 use crate::credentials::sealed::{Refusal, SealedCredentials, Unseal};
 
 /// A refused request, as reported to the [`DeniedHandler`].
@@ -235,15 +235,6 @@ impl EgressHooks {
 fn report(on_denied: &dyn DeniedHandler, denial: &Denial) {
     tracing::warn!(component = %denial.component, destination = %denial.destination, "egress denied: {denial}");
     on_denied.denied(denial);
-}
-
-/// `scheme://host:port` of a URL, with the port spelled out.
-fn origin(url: &Url) -> String {
-    let host = url.host_str().unwrap_or_default();
-    match url.port_or_known_default() {
-        Some(port) => format!("{}://{host}:{port}", url.scheme()),
-        None => format!("{}://{host}", url.scheme()),
-    }
 }
 
 /// Best-effort origin of a URI the URL parser refused; never includes userinfo or path.

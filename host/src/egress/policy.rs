@@ -530,5 +530,15 @@ fn parse_port(entry: &str, text: &str) -> Result<PortMatch, PolicyError> {
     }
 }
 
+/// `scheme://host:port` of `url`, port spelled out (IPv6 hosts in brackets): the form policy
+/// entries take and denials report. Never includes userinfo, path or query.
+pub fn origin(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port_or_known_default() {
+        Some(port) => format!("{}://{host}:{port}", url.scheme()),
+        None => format!("{}://{host}", url.scheme()),
+    }
+}
+
 #[cfg(test)]
 mod tests;
