@@ -9,6 +9,7 @@ use mcs_host::kv::{Backend, Location};
 use serde_json::Value;
 
 use super::exit::Exit;
+use super::wait::Progress;
 
 /// Namespace and bucket of the credential provider's state.
 const NAMESPACE: &str = "auth";
@@ -16,10 +17,6 @@ const BUCKET: &str = "default";
 
 /// State the provider keeps for a sign-in (everything but its RSA key).
 const SIGN_IN_PREFIXES: &[&str] = &["rt:", "at:", "linkauth:session:", "ca:pending:", "cred:"];
-
-/// How often `--wait` asks again. The provider itself polls the broker no faster than the
-/// broker's interval, so this only bounds how soon a finished sign-in is noticed.
-const WAIT_STEP: Duration = Duration::from_secs(2);
 
 /// Arguments of `mcs auth`.
 #[derive(Debug, clap::Args)]
@@ -218,28 +215,21 @@ fn logout() -> anyhow::Result<Exit> {
 async fn login(args: LoginArgs) -> anyhow::Result<Exit> {
     let runtime = super::load_runtime(super::State::Durable).await?;
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
-    let mut shown: Option<String> = None;
+    let mut progress = Progress::default();
     loop {
         match runtime.authorize(&args.scope).await {
             Ok(()) => {
-                if shown.is_some() {
-                    eprintln!();
-                }
+                progress.end_line();
                 println!("Signed in: a token for '{}' is available.", args.scope);
                 return Ok(Exit::Success);
             }
             Err(AuthError::Challenge(c)) => {
-                let key = format!("{:?}{:?}", c.url, c.code);
-                if shown.as_deref() != Some(key.as_str()) {
-                    if shown.is_some() {
-                        eprintln!();
-                    }
+                if progress.is_new(&c) {
                     if args.json {
                         println!("{}", c.to_llm_json());
                     } else {
                         println!("{}", c.message);
                     }
-                    shown = Some(key);
                 }
                 if !args.wait {
                     return Ok(Exit::AuthRequired);
@@ -251,8 +241,7 @@ async fn login(args: LoginArgs) -> anyhow::Result<Exit> {
                     );
                     return Ok(Exit::AuthRequired);
                 }
-                eprint!(".");
-                tokio::time::sleep(WAIT_STEP).await;
+                progress.tick().await;
             }
             Err(e) => {
                 eprintln!("mcs: {e}");

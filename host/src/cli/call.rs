@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use mcs_host::{AuthError, CallError, ToolError};
 
 use super::exit::Exit;
+use super::wait::Progress;
 
 /// Arguments of `mcs call`.
 #[derive(Debug, clap::Args)]
@@ -37,27 +38,20 @@ pub async fn run(args: Args) -> anyhow::Result<Exit> {
     let runtime = super::load_runtime(super::State::Durable).await?;
     let arguments = args.arguments.as_deref().unwrap_or("{}");
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
-    let mut shown = None;
+    let mut progress = Progress::default();
     loop {
         let result = runtime.call_tool(&args.tool, arguments).await;
         let Err(CallError::Tool(ToolError::Auth(AuthError::Challenge(c)))) = &result else {
-            if shown.is_some() {
-                eprintln!();
-            }
+            progress.end_line();
             return report(result);
         };
         if !args.wait || Instant::now() >= deadline {
             return report(result);
         }
-        // The provider polls the broker no faster than the broker asks; this only bounds how
-        // soon a finished sign-in is noticed.
-        let key = (c.url.clone(), c.code.clone());
-        if shown.as_ref() != Some(&key) {
-            eprintln!("{}{}", if shown.is_some() { "\n" } else { "" }, c.message);
-            shown = Some(key);
+        if progress.is_new(c) {
+            eprintln!("{}", c.message);
         }
-        eprint!(".");
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        progress.tick().await;
     }
 }
 

@@ -9,6 +9,7 @@ pub mod logging;
 pub mod mcp;
 pub mod sandbox;
 pub mod tools;
+pub mod wait;
 
 use clap::{ArgAction, Parser, Subcommand};
 
