@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::bindings::exports::mcs::mail::tools::ToolError;
+use crate::bindings::exports::mcs::tools::tools::ToolError;
 
 /// The type of one parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

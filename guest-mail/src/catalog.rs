@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use crate::args::{Args, Kind, Param};
 use crate::bindings::exports::mcs::mail::mailbox::{Message, MessagePage, Outgoing, Sent};
-use crate::bindings::exports::mcs::mail::tools::{ToolError, ToolSpec};
+use crate::bindings::exports::mcs::tools::tools::{ToolError, ToolSpec};
 use crate::core;
 
 /// One tool: name, description, parameters.

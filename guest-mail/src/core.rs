@@ -2,7 +2,7 @@
 //! these, so the two surfaces cannot drift apart.
 
 use crate::bindings::exports::mcs::mail::mailbox::{Folder, Message, MessagePage, Outgoing, Sent};
-use crate::bindings::exports::mcs::mail::tools::ToolError;
+use crate::bindings::exports::mcs::tools::tools::ToolError;
 use crate::gmail::{self, Client};
 use crate::mime::Draft;
 use crate::query;

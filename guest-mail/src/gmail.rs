@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::bindings::exports::mcs::mail::mailbox::{
     Attachment, Folder, Message, MessagePage, MessageSummary, Sent,
 };
-use crate::bindings::exports::mcs::mail::tools::ToolError;
+use crate::bindings::exports::mcs::tools::tools::ToolError;
 use crate::bindings::mcs::auth::credential_provider;
 use crate::bindings::wasi::config::store;
 use crate::html;
@@ -495,7 +495,7 @@ impl Client {
         if let Some(t) = self.token.borrow().as_ref() {
             return Ok(t.clone());
         }
-        let t = credential_provider::get_token(SCOPE).map_err(ToolError::Auth)?;
+        let t = credential_provider::get_token(SCOPE)?;
         *self.token.borrow_mut() = Some(t.clone());
         Ok(t)
     }

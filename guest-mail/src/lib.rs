@@ -7,7 +7,7 @@
 
 mod bindings {
     wit_bindgen::generate!({
-        path: ["../wit/deps/keyvalue", "../wit/deps/config", "../wit/auth", "../wit/mail"],
+        path: ["../wit/deps/keyvalue", "../wit/deps/config", "../wit/auth", "../wit/tools", "../wit/mail"],
         world: "mcs:mail/mail-driver",
         generate_all,
     });
@@ -21,9 +21,28 @@ mod mime;
 mod query;
 
 use bindings::exports::mcs::mail::mailbox::{self, Folder, Message, MessagePage, Outgoing, Sent};
-use bindings::exports::mcs::mail::tools::{self, ToolError, ToolSpec};
+use bindings::exports::mcs::tools::tools::{self, ToolError, ToolSpec};
 
 struct MailDriver;
+
+/// The provider's auth error, as the `tools` interface's own copy of it (the WIT says why).
+impl From<bindings::mcs::auth::types::AuthError> for ToolError {
+    fn from(e: bindings::mcs::auth::types::AuthError) -> Self {
+        use bindings::exports::mcs::tools::tools::{AuthChallenge, AuthError};
+        use bindings::mcs::auth::types::AuthError as Provider;
+        ToolError::Auth(match e {
+            Provider::Challenge(c) => AuthError::Challenge(AuthChallenge {
+                message: c.message,
+                url: c.url,
+                code: c.code,
+                scope: c.scope,
+            }),
+            Provider::Misconfigured(m) => AuthError::Misconfigured(m),
+            Provider::Denied(m) => AuthError::Denied(m),
+            Provider::Upstream(m) => AuthError::Upstream(m),
+        })
+    }
+}
 
 impl tools::Guest for MailDriver {
     fn list_tools() -> Vec<ToolSpec> {

@@ -7,9 +7,8 @@
 //! name, before any of its code runs.
 
 use wasmtime::Engine;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, Linker};
 
-use crate::bindings::mail::mcs::auth as mcs_auth;
 use crate::error::LoadError;
 use crate::state::ComponentState;
 
@@ -79,13 +78,12 @@ pub fn new_linker(engine: &Engine) -> wasmtime::Result<Linker<ComponentState>> {
     cli::terminal_stdin::add_to_linker::<_, WasiCli>(l, cli)?;
     cli::terminal_stdout::add_to_linker::<_, WasiCli>(l, cli)?;
     cli::terminal_stderr::add_to_linker::<_, WasiCli>(l, cli)?;
-    wasmtime_wasi_http::p2::add_only_http_to_linker_async(l)?;
+    crate::egress::add_to_linker(l)?;
     crate::kv::add_to_linker(l)?;
     wasmtime_wasi_config::add_to_linker(l, |s: &mut ComponentState| {
         wasmtime_wasi_config::WasiConfig::from(&*s.config)
     })?;
-    mcs_auth::types::add_to_linker::<_, HasSelf<ComponentState>>(l, |s| s)?;
-    mcs_auth::credential_provider::add_to_linker::<_, HasSelf<ComponentState>>(l, |s| s)?;
+    crate::credentials::add_to_linker(l)?;
     Ok(linker)
 }
 

@@ -17,9 +17,9 @@ use wasmtime_wasi_config::WasiConfigVariables;
 use wasmtime_wasi_http::WasiHttpCtx;
 
 use crate::bindings::auth::AuthProviderPre;
-use crate::bindings::mail::MailDriverPre;
+use crate::bindings::tool::ToolComponentPre;
 use crate::credentials::grants::GrantCache;
-use crate::credentials::sealed::{ScopePolicies, SealedCredentials};
+use crate::credentials::sealed::ScopePolicies;
 use crate::credentials::{BoxFuture, CredentialLink, CredentialSource};
 use crate::egress::{
     Denial, DeniedHandler, EgressHooks, EgressPolicy, Resolver, SystemResolver, Timeouts, Transport,
@@ -147,7 +147,7 @@ impl RuntimeBuilder {
         self
     }
 
-    /// Adds a tool component (`mcs:mail/mail-driver` world).
+    /// Adds a tool component (`mcs:tools/tool-component` world).
     pub fn tool(mut self, config: ComponentConfig) -> Self {
         self.tools.push(config);
         self
@@ -237,9 +237,9 @@ impl RuntimeBuilder {
         let mut tools = Vec::new();
         for config in &self.tools {
             let (meta, pre) = load(&engine, &linker, self.cache.as_ref(), config, Role::Tool)?;
-            let pre = MailDriverPre::new(pre).map_err(|e| LoadError::WrongWorld {
+            let pre = ToolComponentPre::new(pre).map_err(|e| LoadError::WrongWorld {
                 component: config.name.clone(),
-                world: "mcs:mail/mail-driver",
+                world: "mcs:tools/tool-component",
                 source: e.into_boxed_dyn_error(),
             })?;
             tools.push(ToolComponent {
@@ -312,6 +312,16 @@ impl Runtime {
         self.shared.tools.iter().flat_map(|t| t.specs.iter())
     }
 
+    /// The loaded credential provider as a [`CredentialSource`], with this runtime's grant
+    /// cache: what an embedder links into its own stores through
+    /// [`credentials::add_to_linker`](crate::credentials::add_to_linker). Without a provider,
+    /// every request answers `misconfigured`.
+    pub fn credential_source(&self) -> Arc<dyn CredentialSource> {
+        Arc::new(ProviderLink {
+            shared: Arc::clone(&self.shared),
+        })
+    }
+
     /// Asks the credential provider for a token for `scope` without handing it to anyone:
     /// `Ok` when one is available, else why not (for a sign-in in progress, the challenge to
     /// show). The token stays in the host's grant cache.
@@ -355,17 +365,12 @@ impl Runtime {
             .into());
         };
         let started = Instant::now();
-        let link = CredentialLink {
-            source: Arc::new(ProviderLink {
-                shared: Arc::clone(shared),
-            }),
-            sealed: Arc::new(SealedCredentials::new(Arc::clone(&tool.meta.scopes))),
-        };
+        let link = CredentialLink::new(self.credential_source(), Arc::clone(&tool.meta.scopes));
         let mut store = shared.new_store(&tool.meta, Some(link));
         let run = async {
             let instance = tool.pre.instantiate_async(&mut store).await?;
             instance
-                .mcs_mail_tools()
+                .mcs_tools_tools()
                 .call_call_tool(&mut store, name, arguments)
                 .await
         };
@@ -400,7 +405,7 @@ struct ProviderComponent {
 
 struct ToolComponent {
     meta: Meta,
-    pre: MailDriverPre<ComponentState>,
+    pre: ToolComponentPre<ComponentState>,
     specs: Vec<ToolSpec>,
 }
 
@@ -475,7 +480,7 @@ impl Shared {
         let mut store = self.new_store(&tool.meta, None);
         let run = async {
             let instance = tool.pre.instantiate_async(&mut store).await?;
-            instance.mcs_mail_tools().call_list_tools(&mut store).await
+            instance.mcs_tools_tools().call_list_tools(&mut store).await
         };
         let specs = self.bounded(&tool.meta.name, run).await?;
         specs
@@ -534,7 +539,7 @@ fn load(
             component: config.name.clone(),
             world: match role {
                 Role::Provider => "mcs:auth/auth-provider",
-                Role::Tool => "mcs:mail/mail-driver",
+                Role::Tool => "mcs:tools/tool-component",
             },
             source: e.into_boxed_dyn_error(),
         })?;

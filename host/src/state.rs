@@ -11,7 +11,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_config::WasiConfigVariables;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::credentials::CredentialLink;
+use crate::credentials::{CredentialCtxView, CredentialLink, CredentialView};
 use crate::egress::EgressHooks;
 use crate::kv::{KvCtx, KvCtxView, KvView};
 
@@ -51,6 +51,14 @@ impl KvView for ComponentState {
         KvCtxView {
             ctx: &self.kv,
             table: &mut self.table,
+        }
+    }
+}
+
+impl CredentialView for ComponentState {
+    fn credentials(&mut self) -> CredentialCtxView<'_> {
+        CredentialCtxView {
+            link: self.credentials.as_ref(),
         }
     }
 }

@@ -1,13 +1,13 @@
 //! What tool calls return, as plain Rust types independent of the generated bindings.
 //!
-//! The shapes mirror `mcs:mail/tools` and `mcs:auth/types`; the conversions from the
+//! The shapes mirror `mcs:tools/tools` and `mcs:auth/types`; the conversions from the
 //! generated types live here too, so callers never touch `bindings`.
 
 use std::fmt;
 
 use serde::Serialize;
 
-use crate::bindings::{auth, mail};
+use crate::bindings::{auth, tool};
 
 /// The user must act before a token can be issued.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -113,8 +113,9 @@ impl fmt::Display for ToolError {
 
 impl std::error::Error for ToolError {}
 
-/// `mcs:auth/types` is generated twice: on the export side of the provider's world and on
-/// the import side of the tool's world. Both convert the same way.
+/// The auth error is generated three times: `mcs:auth/types` on the export side of the
+/// provider's world and on the import side of the tool's world, and its copy in
+/// `mcs:tools/tools`. All convert the same way.
 macro_rules! auth_types_conversions {
     ($($wit:ident)::+) => {
         impl From<$($wit)::+::AuthError> for AuthError {
@@ -154,11 +155,12 @@ macro_rules! auth_types_conversions {
 }
 
 auth_types_conversions!(auth::exports::mcs::auth::types);
-auth_types_conversions!(mail::mcs::auth::types);
+auth_types_conversions!(tool::mcs::auth::types);
+auth_types_conversions!(tool::exports::mcs::tools::tools);
 
-impl From<mail::exports::mcs::mail::tools::ToolError> for ToolError {
-    fn from(e: mail::exports::mcs::mail::tools::ToolError) -> Self {
-        use mail::exports::mcs::mail::tools::ToolError as Wit;
+impl From<tool::exports::mcs::tools::tools::ToolError> for ToolError {
+    fn from(e: tool::exports::mcs::tools::tools::ToolError) -> Self {
+        use tool::exports::mcs::tools::tools::ToolError as Wit;
         match e {
             Wit::UnknownTool(m) => ToolError::UnknownTool(m),
             Wit::InvalidArguments(m) => ToolError::InvalidArguments(m),

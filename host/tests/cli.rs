@@ -366,9 +366,9 @@ fn inspect_shows_imports_exports_and_what_to_grant() {
     assert_exit(&args, &out, 0);
     let text = String::from_utf8_lossy(&out.stdout);
     for want in [
-        "tool (mcs:mail/mail-driver)",
+        "tool (mcs:tools/tool-component)",
         "mcs:auth/credential-provider",
-        "mcs:mail/tools",
+        "mcs:tools/tools",
         "allowed_outbound_hosts",
     ] {
         assert!(

@@ -10,11 +10,13 @@
 pub mod auth0;
 pub mod broker;
 pub mod envelope;
+mod github;
 mod gmail;
 mod server;
 mod wire;
 
 pub use auth0::{Auth0Config, FakeAuth0};
 pub use broker::{BrokerConfig, FakeBroker};
+pub use github::{ApiHeaders, CreatedIssue, FakeGitHub};
 pub use gmail::{FakeGmail, Label, MailMessage, Mailbox, SentMessage};
 pub use server::RecordedRequest;

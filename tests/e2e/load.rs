@@ -44,7 +44,7 @@ async fn a_provider_loaded_as_a_tool_is_refused_for_its_world() {
         matches!(
             &err,
             LoadError::WrongWorld {
-                world: "mcs:mail/mail-driver",
+                world: "mcs:tools/tool-component",
                 ..
             }
         ),

@@ -2,6 +2,7 @@
 
 mod auth_flow;
 mod egress;
+mod github;
 mod isolation;
 mod load;
 mod mail_tools;

@@ -5,11 +5,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use mcs_host::egress::Denial;
 use mcs_host::{ComponentConfig, Runtime, RuntimeBuilder, guests};
-use mcs_sandbox::FakeGmail;
+use mcs_sandbox::{FakeGitHub, FakeGmail};
 
 pub mod sandbox;
 
-/// Hostile and helper components built for the tests.
+/// Hostile and helper components, and the example GitHub tool, built for the tests.
 pub mod programs {
     include!(concat!(env!("OUT_DIR"), "/gen.rs"));
 }
@@ -41,6 +41,15 @@ pub fn mail_component(gmail: &FakeGmail) -> ComponentConfig {
         .allow(gmail.base_url())
         .credential("gmail", [gmail.base_url()])
         .setting("gmail-base-url", gmail.base_url())
+}
+
+/// The example GitHub tool component pointed at `github`, allowed to reach it and to send its
+/// `github` token there (the `[[component]]` of `examples/github-tool/README.md`).
+pub fn github_component(github: &FakeGitHub) -> ComponentConfig {
+    ComponentConfig::new("github", programs::GITHUB_TOOL_COMPONENT_BYTES)
+        .allow(github.base_url())
+        .credential("github", [github.base_url()])
+        .setting("github-base-url", github.base_url())
 }
 
 /// A builder on the shared engine, with a compile cache shared by every test run (keyed by

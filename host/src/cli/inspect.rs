@@ -43,7 +43,7 @@ pub async fn run(args: Args) -> anyhow::Result<Exit> {
         .collect();
 
     let has = |list: &[String], prefix: &str| list.iter().any(|n| n.starts_with(prefix));
-    let role = if has(&exports, "mcs:mail/tools") {
+    let role = if has(&exports, "mcs:tools/tools") {
         Some(Role::Tool)
     } else if has(&exports, "mcs:auth/credential-provider") {
         Some(Role::Provider)
@@ -56,7 +56,7 @@ pub async fn run(args: Args) -> anyhow::Result<Exit> {
         out,
         "kind:      {}",
         match role {
-            Some(Role::Tool) => "tool (mcs:mail/mail-driver)",
+            Some(Role::Tool) => "tool (mcs:tools/tool-component)",
             Some(Role::Provider) => "credential provider (mcs:auth/auth-provider)",
             None => "neither a tool nor a credential provider: this host would not run it",
         }

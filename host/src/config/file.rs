@@ -24,12 +24,16 @@
 //! [tokens]                      # static tokens, when [auth0] is absent
 //! gmail = "…"
 //!
+//! [connections.github]          # Token Vault, for another scope than gmail
+//! connection = "github"         # the Auth0 connection (default: the provider's built-in map)
+//! scopes = ["repo", "read:user"] # what its Connected Accounts step asks for
+//!
 //! [[component]]                 # an extra tool component
 //! name = "github"
-//! path = "github.wasm"          # relative to this file
+//! path = "github_tool.wasm"     # relative to this file
 //! allowed_outbound_hosts = ["https://api.github.com"]
 //! credentials = { github = ["https://api.github.com"] }
-//! settings = { api-base-url = "https://api.github.com" }
+//! settings = { github-base-url = "https://api.github.com" }
 //! ```
 
 use std::collections::BTreeMap;
@@ -48,6 +52,8 @@ pub struct FileConfig {
     gmail: Option<GmailSection>,
     #[serde(default)]
     tokens: BTreeMap<String, String>,
+    #[serde(default)]
+    connections: BTreeMap<String, ConnectionSection>,
     #[serde(default, rename = "component")]
     components: Vec<ComponentSection>,
 }
@@ -76,6 +82,13 @@ struct LinkAuthSection {
 struct GmailSection {
     base_url: Option<String>,
     connection_scopes: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectionSection {
+    connection: Option<String>,
+    scopes: Option<Vec<String>>,
 }
 
 /// An extra tool component, as the file describes it.
@@ -148,10 +161,17 @@ impl FileConfig {
                 g.connection_scopes.as_ref().map(|s| s.join(" ")).as_ref(),
             );
         }
+        let var = |prefix: &str, scope: &str| {
+            format!("{prefix}{}", scope.to_ascii_uppercase().replace('-', "_"))
+        };
         for (scope, token) in &self.tokens {
+            put(&var("MCS_TOKEN_", scope), Some(token));
+        }
+        for (scope, c) in &self.connections {
+            put(&var("MCS_CONNECTION_", scope), c.connection.as_ref());
             put(
-                &format!("MCS_TOKEN_{}", scope.to_ascii_uppercase().replace('-', "_")),
-                Some(token),
+                &var("MCS_CONNECTION_SCOPES_", scope),
+                c.scopes.as_ref().map(|s| s.join(" ")).as_ref(),
             );
         }
         vars
@@ -182,6 +202,10 @@ mod tests {
             connection_scopes = ["https://mail.google.com/", "openid"]
             [tokens]
             google-drive = "t"
+            [connections.github]
+            scopes = ["repo", "read:user"]
+            [connections.jira-cloud]
+            connection = "atlassian"
             [[component]]
             name = "github"
             path = "github.wasm"
@@ -201,6 +225,8 @@ mod tests {
                 "https://mail.google.com/ openid",
             ),
             ("MCS_TOKEN_GOOGLE_DRIVE", "t"),
+            ("MCS_CONNECTION_SCOPES_GITHUB", "repo read:user"),
+            ("MCS_CONNECTION_JIRA_CLOUD", "atlassian"),
         ] {
             assert!(
                 vars.contains(&(want.0.into(), want.1.into())),

@@ -11,6 +11,10 @@
 //!   `MCS_AUTH0_BASE_URL` reaches the tenant elsewhere (the sandbox), `MCS_LINKAUTH_PROXY=true`
 //!   sends Auth0 calls through the broker's proxy, and `MCS_GMAIL_CONNECTION_SCOPES` sets the
 //!   Google scopes requested when connecting Gmail (default `https://mail.google.com/`).
+//! - `MCS_CONNECTION_<SCOPE>` and `MCS_CONNECTION_SCOPES_<SCOPE>` (Token Vault): the Auth0
+//!   connection of another scope (default: the provider's built-in map, e.g. `github` →
+//!   `github`) and the upstream scopes its Connected Accounts step asks for, space-separated
+//!   (e.g. `MCS_CONNECTION_SCOPES_GITHUB="repo read:user"`).
 //!
 //! Secrets read here go to the credential-provider component's settings only; no tool
 //! component ever receives them.
@@ -70,6 +74,10 @@ pub struct TokenVault {
     pub via_proxy: bool,
     /// Google scopes for connecting Gmail.
     pub gmail_connection_scopes: String,
+    /// Per other scope (e.g. `github`): its Auth0 connection, when not the built-in one.
+    pub connections: Vec<(String, String)>,
+    /// Per other scope: the upstream scopes its Connected Accounts step asks for.
+    pub connection_scopes: Vec<(String, String)>,
 }
 
 impl fmt::Debug for Settings {
@@ -142,14 +150,16 @@ impl Settings {
             vars.into_iter().filter(|(_, v)| !v.is_empty()).collect();
         let get = |k: &str| vars.get(k).cloned();
         let url = |k: &str| get(k).map(|v| parse_http_url(k, &v)).transpose();
-        let mut static_tokens: Vec<(String, String)> = vars
-            .iter()
-            .filter_map(|(k, v)| {
-                let scope = k.strip_prefix("MCS_TOKEN_").filter(|s| !s.is_empty())?;
-                Some((scope.to_ascii_lowercase().replace('_', "-"), v.clone()))
-            })
-            .collect();
-        static_tokens.sort();
+        // `<PREFIX><SCOPE>` variables, by scope (`GOOGLE_DRIVE` → `google-drive`), sorted.
+        let by_scope = |prefix: &str| -> Vec<(String, String)> {
+            vars.iter()
+                .filter_map(|(k, v)| {
+                    let scope = k.strip_prefix(prefix).filter(|s| !s.is_empty())?;
+                    Some((scope.to_ascii_lowercase().replace('_', "-"), v.clone()))
+                })
+                .collect()
+        };
+        let static_tokens = by_scope("MCS_TOKEN_");
         let token_vault = match get("AUTH0_DOMAIN") {
             None => None,
             Some(domain) => {
@@ -172,6 +182,11 @@ impl Settings {
                     via_proxy: get("MCS_LINKAUTH_PROXY").is_some_and(|v| v == "true" || v == "1"),
                     gmail_connection_scopes: get("MCS_GMAIL_CONNECTION_SCOPES")
                         .unwrap_or_else(|| DEFAULT_GMAIL_CONNECTION_SCOPES.to_owned()),
+                    connections: by_scope("MCS_CONNECTION_")
+                        .into_iter()
+                        .filter(|(scope, _)| !scope.starts_with("scopes-"))
+                        .collect(),
+                    connection_scopes: by_scope("MCS_CONNECTION_SCOPES_"),
                 })
             }
         };
@@ -232,6 +247,12 @@ impl TokenVault {
                 "connection-scopes.gmail",
                 self.gmail_connection_scopes.clone(),
             );
+        for (scope, connection) in &self.connections {
+            config = config.setting(format!("connection.{scope}"), connection.clone());
+        }
+        for (scope, scopes) in &self.connection_scopes {
+            config = config.setting(format!("connection-scopes.{scope}"), scopes.clone());
+        }
         if let Some(audience) = &self.audience {
             config = config.setting("auth0-audience", audience.clone());
         }
@@ -340,6 +361,34 @@ mod tests {
             ]
         );
         assert!(!format!("{s:?}").contains("csecret"));
+    }
+
+    #[test]
+    fn other_scopes_get_their_connection_and_connected_accounts_scopes() {
+        let s = Settings::from_vars(vars(&[
+            ("AUTH0_DOMAIN", "acme.us.auth0.com"),
+            ("AUTH0_CLIENT_ID", "cid"),
+            ("AUTH0_CLIENT_SECRET", "csecret"),
+            ("MCS_CONNECTION_SCOPES_GITHUB", "repo read:user"),
+            ("MCS_CONNECTION_JIRA_CLOUD", "atlassian"),
+        ]))
+        .unwrap();
+        let settings = s.auth_component().settings;
+        for want in [
+            ("connection-scopes.github", "repo read:user"),
+            ("connection.jira-cloud", "atlassian"),
+        ] {
+            assert!(
+                settings.contains(&(want.0.into(), want.1.into())),
+                "{want:?} in {settings:?}"
+            );
+        }
+        assert!(
+            !settings
+                .iter()
+                .any(|(k, _)| k.starts_with("connection.scopes")),
+            "{settings:?}"
+        );
     }
 
     #[test]

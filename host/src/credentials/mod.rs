@@ -6,6 +6,12 @@
 //! components are never linked to each other directly. The token it returns is sealed
 //! ([`sealed`]): the tool gets an opaque handle, and the egress hook swaps the real token in
 //! only on requests to the scope's allowed destinations.
+//!
+//! The embedder-facing pieces follow `wasmtime-wasi-http`: [`CredentialLink`] (per-store
+//! state), [`CredentialView`] (the one trait an embedder implements), [`CredentialCtxView`]
+//! (the borrow the generated host traits are implemented for) and [`add_to_linker`]. The
+//! store's [`EgressHooks`](crate::egress::EgressHooks) must be given the same
+//! [`CredentialLink::sealed`], or handles will never be swapped for tokens.
 
 pub mod grants;
 pub mod sealed;
@@ -14,11 +20,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::bindings::mail::mcs::auth::{credential_provider, types};
-use crate::state::ComponentState;
+use wasmtime::component::{HasData, Linker};
+
+use crate::bindings::tool::mcs::auth::{credential_provider, types};
 use crate::tool::AuthError;
 
-use sealed::SealedCredentials;
+use sealed::{ScopePolicies, SealedCredentials};
 
 /// A boxed future, as trait objects need.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -41,14 +48,57 @@ pub struct CredentialLink {
     pub sealed: Arc<SealedCredentials>,
 }
 
-impl types::Host for ComponentState {}
+impl CredentialLink {
+    /// A link issuing tokens from `source`, each scope's token sendable only where `scopes`
+    /// allows.
+    pub fn new(source: Arc<dyn CredentialSource>, scopes: Arc<ScopePolicies>) -> Self {
+        Self {
+            source,
+            sealed: Arc::new(SealedCredentials::new(scopes)),
+        }
+    }
+}
 
-impl credential_provider::Host for ComponentState {
+/// The borrow the generated `mcs:auth/credential-provider` host traits are implemented for.
+pub struct CredentialCtxView<'a> {
+    /// The store's link, or `None` for a component that gets no credentials (its `get-token`
+    /// then answers `misconfigured`).
+    pub link: Option<&'a CredentialLink>,
+}
+
+/// Implemented by an embedder's store data to serve `mcs:auth/credential-provider`.
+pub trait CredentialView: Send {
+    /// The view over this store's credential link.
+    fn credentials(&mut self) -> CredentialCtxView<'_>;
+}
+
+/// Marker for [`add_to_linker`]'s `HasData` projection.
+struct McsCredentials;
+
+impl HasData for McsCredentials {
+    type Data<'a> = CredentialCtxView<'a>;
+}
+
+/// Adds `mcs:auth/types` and `mcs:auth/credential-provider` to `linker`, served from each
+/// store's [`CredentialLink`].
+///
+/// # Errors
+///
+/// When the interfaces are already defined in `linker`.
+pub fn add_to_linker<T: CredentialView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    types::add_to_linker::<T, McsCredentials>(linker, T::credentials)?;
+    credential_provider::add_to_linker::<T, McsCredentials>(linker, T::credentials)?;
+    Ok(())
+}
+
+impl types::Host for CredentialCtxView<'_> {}
+
+impl credential_provider::Host for CredentialCtxView<'_> {
     async fn get_token(
         &mut self,
         scope: String,
     ) -> wasmtime::Result<Result<String, types::AuthError>> {
-        let Some(link) = self.credentials.clone() else {
+        let Some(link) = self.link.cloned() else {
             return Ok(Err(AuthError::Misconfigured(
                 "no credential provider is configured for this component".into(),
             )
@@ -68,7 +118,7 @@ impl credential_provider::Host for ComponentState {
     }
 
     async fn invalidate_token(&mut self, scope: String) -> wasmtime::Result<()> {
-        if let Some(link) = self.credentials.clone() {
+        if let Some(link) = self.link.cloned() {
             link.sealed.invalidate(&scope);
             link.source.invalidate_token(&scope).await;
         }

@@ -4,6 +4,10 @@
 //! ranges); the mechanism is the `wasi:http` hook ([`hooks`]) and the pooled transport it
 //! sends through ([`client`]); what the user sees of a denial is decided by the caller
 //! through a [`DeniedHandler`].
+//!
+//! An embedder mounts this in its own `Linker<T>` the `wasmtime-wasi-http` way: its store data
+//! implements `WasiHttpView`, handing out an [`EgressHooks`] as the `hooks`, and
+//! [`add_to_linker`] adds `wasi:http` (outgoing only) to the linker.
 
 pub mod blocked;
 pub mod client;
@@ -16,3 +20,16 @@ pub use client::{
 };
 pub use hooks::{Denial, DenialReason, DeniedHandler, EgressHooks, Timeouts};
 pub use policy::{EgressPolicy, PolicyError};
+
+/// Adds `wasi:http/{types,outgoing-handler}` to `linker`; every request goes through the hooks
+/// the store's `WasiHttpView` returns (an [`EgressHooks`] enforces a policy). Add the rest of
+/// WASI (io, clocks, random, cli) with `wasmtime_wasi`.
+///
+/// # Errors
+///
+/// When the interfaces are already defined in `linker`.
+pub fn add_to_linker<T: wasmtime_wasi_http::WasiHttpView + 'static>(
+    linker: &mut wasmtime::component::Linker<T>,
+) -> wasmtime::Result<()> {
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)
+}

@@ -4,7 +4,8 @@
 //! - `GET /authorize`: consents at once and redirects with a one-time code (PKCE S256 optional);
 //! - `POST /oauth/token`: the `authorization_code` and `refresh_token` grants (including the
 //!   Multi-Resource Refresh Token exchange for the My Account API, audience `https://{domain}/me/`,
-//!   and optional rotation) and the Token Vault grant (federated-connection access token).
+//!   and optional rotation) and the Token Vault grant (federated-connection access token, one
+//!   per connection: [`Auth0Config::access_token`]).
 //!   Bodies may be JSON or form-encoded; the client authenticates with its secret in the body or
 //!   with HTTP Basic;
 //! - the My Account API's `POST /me/v1/connected-accounts/{connect,complete}` and the browser step
@@ -25,7 +26,7 @@ mod failure;
 mod fixtures;
 mod token;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
@@ -43,6 +44,9 @@ use failure::{Failure, invalid_request, oauth};
 /// The scope of refresh tokens made by [`FakeAuth0::issue_refresh_token`].
 const DEFAULT_LOGIN_SCOPE: &str = "openid profile offline_access";
 
+/// Auth0's Google connection, whose exchanges return [`Auth0Config::google_access_token`].
+pub const GOOGLE_CONNECTION: &str = "google-oauth2";
+
 /// Settings of a FakeAuth0.
 #[derive(Debug, Clone)]
 pub struct Auth0Config {
@@ -54,10 +58,14 @@ pub struct Auth0Config {
     pub client_secret: String,
     /// API audience used at login (informational; any audience is accepted).
     pub audience: String,
-    /// The Google token every successful Token Vault exchange returns.
+    /// The token a Token Vault exchange for connection [`GOOGLE_CONNECTION`] returns.
     pub google_access_token: String,
-    /// `expires_in` of that exchange, in seconds.
+    /// `expires_in` of every Token Vault exchange, whatever the connection, in seconds.
     pub google_expires_in: u64,
+    /// The tokens Token Vault exchanges for other connections return, by connection name
+    /// (default: `github` → `gho_sandbox-github-token`). A connection listed nowhere gets
+    /// `sandbox-{connection}-token`: each connection always gets a token of its own.
+    pub connection_tokens: BTreeMap<String, String>,
     /// Refresh-token grants return a new refresh token and revoke the presented one.
     pub rotate_refresh_tokens: bool,
     /// False: the Token Vault grant gets 403 `unauthorized_client`.
@@ -73,9 +81,26 @@ impl Default for Auth0Config {
             audience: "https://api.sandbox.test".into(),
             google_access_token: "ya29.sandbox-google-token".into(),
             google_expires_in: 3600,
+            connection_tokens: BTreeMap::from([(
+                "github".to_owned(),
+                "gho_sandbox-github-token".to_owned(),
+            )]),
             rotate_refresh_tokens: false,
             allow_token_vault_grant: true,
         }
+    }
+}
+
+impl Auth0Config {
+    /// The access token a Token Vault exchange for `connection` returns.
+    pub fn access_token(&self, connection: &str) -> String {
+        if connection == GOOGLE_CONNECTION {
+            return self.google_access_token.clone();
+        }
+        self.connection_tokens
+            .get(connection)
+            .cloned()
+            .unwrap_or_else(|| format!("sandbox-{connection}-token"))
     }
 }
 

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
 use super::failure::{Failure, invalid_grant, invalid_refresh_token, invalid_request, oauth};
-use super::{Auth0Config, Ctx, Params, Shared, opaque, param, required_param};
+use super::{Auth0Config, Ctx, GOOGLE_CONNECTION, Params, Shared, opaque, param, required_param};
 use crate::wire::{parse_form, percent_decode, pkce_challenge, unix_now};
 
 /// The Token Vault grant type.
@@ -139,13 +139,17 @@ fn token_vault_grant(shared: &Shared, params: &Params) -> Result<Value, Failure>
             "Federated connection Refresh Token not found.",
         ));
     }
-    Ok(json!({
-        "access_token": shared.config.google_access_token,
+    let mut body = json!({
+        "access_token": shared.config.access_token(connection),
         "expires_in": shared.config.google_expires_in,
-        "scope": "https://mail.google.com/ openid",
         "token_type": "Bearer",
         "issued_token_type": FEDERATED_TOKEN_TYPE,
-    }))
+    });
+    // Auth0 reports the upstream scopes the connection granted; the fake knows Google's only.
+    if connection == GOOGLE_CONNECTION {
+        body["scope"] = json!("https://mail.google.com/ openid");
+    }
+    Ok(body)
 }
 
 /// Checks `client_secret_post` (id and secret in the body) or `client_secret_basic`.
@@ -424,6 +428,46 @@ mod tests {
         );
         let response = get("/nowhere").await.unwrap();
         assert_eq!(response.status().as_u16(), 404);
+    }
+
+    #[tokio::test]
+    async fn each_connection_gets_its_own_token() {
+        let fake = tenant_with(|config| {
+            config
+                .connection_tokens
+                .insert("slack".into(), "xoxp-configured".into());
+        });
+        let refresh_token = connected_refresh_token(&fake);
+        for connection in ["github", "slack", "windowslive"] {
+            fake.connect_account(connection);
+        }
+        let token_for = |connection: &'static str| {
+            let request = exchange_request(&refresh_token, connection);
+            async { token_json(&fake, request).await }
+        };
+        let (status, google) = token_for(GOOGLE).await;
+        assert_eq!(status, 200, "{google}");
+        assert_eq!(google["access_token"], "ya29.sandbox-google-token");
+        assert_eq!(google["scope"], "https://mail.google.com/ openid");
+        let (status, github) = token_for("github").await;
+        assert_eq!(status, 200, "{github}");
+        assert_eq!(github["access_token"], "gho_sandbox-github-token");
+        assert_eq!(github["expires_in"], 3600);
+        assert!(github.get("scope").is_none(), "{github}");
+        assert_eq!(
+            token_for("slack").await.1["access_token"],
+            "xoxp-configured"
+        );
+        let (_, other) = token_for("windowslive").await;
+        assert_eq!(other["access_token"], "sandbox-windowslive-token");
+        assert_eq!(
+            fake.config().access_token("windowslive"),
+            "sandbox-windowslive-token"
+        );
+
+        fake.disconnect_account("github");
+        let (status, body) = token_for("github").await;
+        assert_eq!(status, 401, "connections are connected one by one: {body}");
     }
 
     #[tokio::test]
