@@ -41,6 +41,7 @@ fn demo_walks_the_first_run_with_no_setup() {
     assert_exit(&args, &out, 0);
     let stdout = String::from_utf8_lossy(&out.stdout);
     for want in [
+        "Approving each browser step in-process",
         "Sign-in required for 'gmail'",
         "\"auth_required\":true",
         "One more step for 'gmail'",

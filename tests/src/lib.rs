@@ -8,6 +8,7 @@ use mcs_host::{ComponentConfig, Runtime, RuntimeBuilder, guests};
 use mcs_sandbox::{FakeGitHub, FakeGmail};
 
 pub mod sandbox;
+pub mod webdriver;
 
 /// Hostile and helper components, and the example GitHub tool, built for the tests.
 pub mod programs {

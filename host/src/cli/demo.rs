@@ -3,10 +3,14 @@
 //! the host and both components exactly as users run them: the Auth0 sign-in, the Connected
 //! Accounts consent, then mail; then a second round, served from the cached token.
 //!
-//! The sandbox plays the person in the browser (it approves each code as it appears), so the
-//! demo needs no accounts and no interaction.
+//! The person's part happens in a real browser: the demo prints the broker's URL and code, the
+//! person opens the page, checks the code and approves (the page encrypts what it sends with
+//! WebCrypto, as the real broker's page does), and the demo notices and goes on. With
+//! `--auto-approve`, or when stdin is not a terminal, the sandbox plays the browser itself
+//! over the same HTTP endpoints, so the demo needs no accounts and no interaction.
 
-use std::time::Instant;
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
 
 use mcs_host::config::Settings;
 use mcs_host::{AuthError, CallError, Runtime, ToolError};
@@ -14,14 +18,26 @@ use mcs_sandbox::{Auth0Config, BrokerConfig, FakeAuth0, FakeBroker, FakeGmail, M
 use serde_json::Value;
 
 use super::exit::Exit;
+use super::wait::Progress;
+
+/// How long the demo waits for the person to approve one step in the browser.
+const APPROVAL_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Arguments of `mcs demo`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  mcs demo")]
-pub struct Args {}
+#[command(after_help = "Examples:\n  \
+    mcs demo                  # you approve each step in your browser\n  \
+    mcs demo --auto-approve   # the sandbox approves for you (no browser)")]
+pub struct Args {
+    /// Approve each sign-in step in-process instead of waiting for you to do it in a browser
+    /// (also the behaviour when stdin is not a terminal).
+    #[arg(long)]
+    pub auto_approve: bool,
+}
 
 /// Runs `mcs demo`.
-pub async fn run(_args: Args) -> anyhow::Result<Exit> {
+pub async fn run(args: Args) -> anyhow::Result<Exit> {
+    let auto_approve = args.auto_approve || !std::io::stdin().is_terminal();
     let auth0 = FakeAuth0::start(Auth0Config::default())?;
     let broker = FakeBroker::start(BrokerConfig::for_tenant(&auth0))?;
     let cfg = auth0.config().clone();
@@ -50,35 +66,57 @@ pub async fn run(_args: Args) -> anyhow::Result<Exit> {
         runtime.tools().count()
     );
 
-    // First run: every call until the tool runs, approving each browser step as it appears.
-    let mut step = 1;
+    // First run: every call until the tool runs; each browser step is shown once, then
+    // approved by the person (or, with --auto-approve, by the sandbox).
+    if auto_approve {
+        println!("Approving each browser step in-process (--auto-approve).\n");
+    }
+    let mut progress = Progress::default();
+    let mut steps = 0;
+    let mut step_started = Instant::now();
     let folders = loop {
         let started = Instant::now();
         match runtime.call_tool("list_folders", "{}").await {
             Ok(json) => {
-                println!("{step}. list_folders ran ({:.1} ms).", ms(started));
+                progress.end_line();
+                println!("list_folders ran ({:.1} ms).", ms(started));
                 break json;
             }
             Err(CallError::Tool(ToolError::Auth(AuthError::Challenge(c)))) => {
-                println!("{step}. The agent is told: {}", c.message);
+                if !progress.is_new(&c) {
+                    if step_started.elapsed() > APPROVAL_TIMEOUT {
+                        anyhow::bail!("no approval for {:?} in {APPROVAL_TIMEOUT:?}", c.code);
+                    }
+                    progress.tick().await;
+                    continue;
+                }
+                steps += 1;
+                step_started = Instant::now();
+                if steps > 4 {
+                    anyhow::bail!("the first run did not finish in 4 browser steps");
+                }
+                println!("{steps}. The agent is told: {}", c.message);
                 println!("   (as JSON for an LLM: {})", c.to_llm_json());
                 let code = c.code.as_deref().unwrap_or_default();
-                broker
-                    .approve(code, None)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("the sandbox could not approve {code}: {e}"))?;
-                println!("   The person opens the page, sees {code}, and approves.\n");
+                if auto_approve {
+                    broker.approve(code, None).await.map_err(|e| {
+                        anyhow::anyhow!("the sandbox could not approve {code}: {e}")
+                    })?;
+                    println!("   The sandbox opens the page, sees {code}, and approves.");
+                } else {
+                    let url = c.url.as_deref().unwrap_or_default();
+                    println!(
+                        "   Open {url} in your browser, check that it shows {code}, and approve."
+                    );
+                    eprint!("   Waiting for you");
+                }
             }
             Err(e) => return Err(e.into()),
-        }
-        step += 1;
-        if step > 5 {
-            anyhow::bail!("the first run did not finish in 4 steps");
         }
     };
     let folders: Vec<Value> = serde_json::from_str(&folders)?;
     let names: Vec<&str> = folders.iter().filter_map(|f| f["name"].as_str()).collect();
-    println!("   {} folders: {}\n", names.len(), names.join(", "));
+    println!("{} folders: {}\n", names.len(), names.join(", "));
 
     // Second round: the host's cached grant serves; Auth0 and the broker hear nothing.
     let auth0_before = auth0.requests().len();

@@ -1,6 +1,6 @@
 //! The page API the person's browser uses: `GET /v1/connect/{code}` (what the page shows),
-//! `POST …/confirm` (hands out the connect token), `POST …/complete` (stores the form's
-//! ciphertext), and the placeholder page at `/connect/{code}`.
+//! `POST …/confirm` (hands out the connect token) and `POST …/complete` (stores the form's
+//! ciphertext). The page itself, which calls them, is `page`.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
@@ -104,15 +104,6 @@ pub(super) async fn complete(
         session.status = Status::Ready;
         respond(204, "application/json", Body::empty())
     }))
-}
-
-pub(super) async fn page(Path(code): Path<String>) -> Response {
-    let code: String = code
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-        .collect();
-    let html = format!("<html><body>LinkAuth sandbox: code {code}</body></html>");
-    respond(200, "text/html; charset=utf-8", html)
 }
 
 #[cfg(test)]

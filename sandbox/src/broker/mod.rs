@@ -6,18 +6,22 @@
 //! `…/complete`), OAuth standard mode (authorization code + PKCE against a configured provider,
 //! the token dict encrypted in the broker's Python serialization) and passthrough mode
 //! (`custom_authorize_url` / `custom_callback_params` / `custom_state`, as Auth0 Connected
-//! Accounts uses it). [`FakeBroker::approve`] plays the person in the browser over real HTTP.
+//! Accounts uses it), and the browser page at `/connect/{code}` that drives the page API (in
+//! the person's real browser, or headless Chromium in tests). [`FakeBroker::approve`] plays the
+//! person in the browser over real HTTP without it.
 //!
 //! Left out: outbound callbacks (`callback_secret` is always null), the webhook relay
 //! (`webhook_url` is always null), the connect rate limiter, OIDC discovery and registry URLs
 //! (providers are configured explicitly), the built-in OAuth templates (`google_mail`, …), the
-//! cleanup loop (a consumed session stays `consumed` until its TTL), persistence, and the real page
-//! (`/connect/{code}` is a placeholder). Unlike the real broker, tokens are compared in constant
-//! time and a consumed (emptied) connect token never completes a session (weak point W1).
+//! cleanup loop (a consumed session stays `consumed` until its TTL) and persistence. Unlike the
+//! real broker, tokens are compared in constant time, a consumed (emptied) connect token never
+//! completes a session (weak point W1), and the page loads nothing from a CDN and carries a strict
+//! Content-Security-Policy.
 //!
 //! This module holds the broker's settings, its sessions and the router; the endpoints live in
-//! `sessions` (agent API), `connect` (page API), `oauth` (standard and passthrough modes) and
-//! `proxy`; `browser` is what [`FakeBroker::approve`] does as the person's browser.
+//! `sessions` (agent API), `connect` (page API), `page` (the HTML, script and style the person's
+//! browser loads), `oauth` (standard and passthrough modes) and `proxy`; `browser` is what
+//! [`FakeBroker::approve`] does as the person's browser.
 
 mod browser;
 mod codes;
@@ -28,6 +32,7 @@ mod fixtures;
 mod loopback;
 mod oauth;
 mod ordered;
+mod page;
 mod proxy;
 mod sessions;
 mod templates;
@@ -280,7 +285,9 @@ impl FakeBroker {
             .route("/v1/connect/{code}/complete", post(connect::complete))
             .route("/v1/oauth/authorize/{code}", get(oauth::authorize))
             .route("/v1/oauth/callback", get(oauth::callback))
-            .route("/connect/{code}", get(connect::page))
+            .route("/connect/{code}", get(page::index))
+            .route("/static/connect.js", get(page::script))
+            .route("/static/connect.css", get(page::style))
             .fallback(|| async { respond(404, "application/json", r#"{"detail":"Not Found"}"#) })
             .with_state(Arc::clone(&shared));
         let server = Server::start("broker", router)?;
