@@ -1,12 +1,13 @@
 //! `mcs mcp` as MCP clients use it: the real binary over stdio (JSON-RPC lines) and over
-//! streamable HTTP (JSON-RPC POSTs to /mcp, answers as JSON or SSE).
+//! streamable HTTP (JSON-RPC POSTs to /mcp, answers as JSON or SSE), message by message; and
+//! URL-mode elicitation of a sign-in on the wire. `mcp_python.rs` runs a real client.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use mcs_sandbox::{FakeGmail, Mailbox};
+use mcs_sandbox::{Auth0Config, BrokerConfig, FakeAuth0, FakeBroker, FakeGmail, Mailbox};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "ya29.mcp-test-token";
@@ -21,15 +22,32 @@ struct Server {
 }
 
 impl Server {
+    /// With a static Gmail token: tools run at once.
     fn start(args: &[&str], home: &tempfile::TempDir) -> Self {
         let gmail = FakeGmail::start(Mailbox::sample(), TOKEN).expect("fake Gmail");
+        Self::start_with(
+            args,
+            home,
+            gmail,
+            &[("MCS_TOKEN_GMAIL".into(), TOKEN.into())],
+        )
+    }
+
+    /// With `gmail` and the rest of the configuration in `env`.
+    fn start_with(
+        args: &[&str],
+        home: &tempfile::TempDir,
+        gmail: FakeGmail,
+        env: &[(String, String)],
+    ) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcs"));
         cmd.arg("mcp")
             .args(args)
+            .current_dir(home.path())
             .env_clear()
             .env("MCS_HOME", home.path())
             .env("MCS_GMAIL_BASE_URL", gmail.base_url())
-            .env("MCS_TOKEN_GMAIL", TOKEN)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -56,12 +74,16 @@ fn request(id: u64, method: &str, params: Value) -> Value {
 }
 
 fn initialize(id: u64) -> Value {
+    initialize_with(id, PROTOCOL, json!({}))
+}
+
+fn initialize_with(id: u64, protocol: &str, capabilities: Value) -> Value {
     request(
         id,
         "initialize",
         json!({
-            "protocolVersion": PROTOCOL,
-            "capabilities": {},
+            "protocolVersion": protocol,
+            "capabilities": capabilities,
             "clientInfo": {"name": "mcs-test", "version": "0"}
         }),
     )
@@ -160,22 +182,26 @@ impl StdioClient {
         self.stdin.flush().expect("flush");
     }
 
-    /// The response to request `id`; every line on stdout must be a JSON-RPC message.
+    /// The response to request `id`, skipping other messages.
     fn response(&self, id: u64) -> Value {
-        let deadline = Instant::now() + WAIT;
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = self
-                .lines
-                .recv_timeout(left)
-                .unwrap_or_else(|e| panic!("no response to request {id}: {e}"));
-            let message: Value = serde_json::from_str(&line)
-                .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
-            assert_eq!(message["jsonrpc"], "2.0", "{line}");
-            if message["id"] == id {
+            let message = self.next(&format!("response to request {id}"));
+            if message["id"] == id && message.get("method").is_none() {
                 return message;
             }
         }
+    }
+
+    /// The next message; every line on stdout must be a JSON-RPC message.
+    fn next(&self, what: &str) -> Value {
+        let line = self
+            .lines
+            .recv_timeout(WAIT)
+            .unwrap_or_else(|e| panic!("no {what}: {e}"));
+        let message: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
+        assert_eq!(message["jsonrpc"], "2.0", "{line}");
+        message
     }
 }
 
@@ -227,6 +253,123 @@ fn stdio_lists_and_calls_tools() {
     io.send(&initialized());
     io.send(&call(2, "list_folders", json!({})));
     check_list_folders(&io.response(2));
+}
+
+/// Reads an `elicitation/create` for `broker`'s page of a code, with the code in the message,
+/// and answers it with `action`; returns the code and the elicitation id.
+fn answer_elicitation(io: &mut StdioClient, broker: &FakeBroker, action: &str) -> (String, String) {
+    let request = io.next("elicitation/create");
+    assert_eq!(request["method"], "elicitation/create", "{request}");
+    let params = &request["params"];
+    assert_eq!(params["mode"], "url", "{request}");
+    let url = params["url"].as_str().expect("url");
+    let code = url.rsplit('/').next().expect("a code").to_owned();
+    assert_eq!(url, format!("{}/connect/{code}", broker.base_url()));
+    assert!(
+        params["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(&code) && m.contains("list_folders")),
+        "{request}"
+    );
+    let id = params["elicitationId"].as_str().expect("an id").to_owned();
+    io.send(&json!({"jsonrpc": "2.0", "id": request["id"], "result": {"action": action}}));
+    (code, id)
+}
+
+/// How often the broker's sessions have been polled.
+fn polls(broker: &FakeBroker) -> usize {
+    let requests = broker.requests();
+    let is_poll = |r: &&mcs_sandbox::RecordedRequest| {
+        r.method == "GET" && r.path_and_query.starts_with("/v1/sessions/")
+    };
+    requests.iter().filter(is_poll).count()
+}
+
+/// Waits until the broker's sessions have been polled `n` times.
+fn wait_for_polls(broker: &FakeBroker, n: usize) {
+    // The server retries every second; 30 s is plenty even on a loaded machine.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while polls(broker) < n {
+        assert!(
+            Instant::now() < deadline,
+            "the server stopped polling the broker before {n} polls (elicited again instead?)"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A client that declared URL-mode elicitation (MCP 2025-11-25), against the Token Vault
+/// sandbox: an accepted page is followed until the step is done, then the next is elicited;
+/// a declined one gives its challenge as the result; accepted again, the call returns the
+/// folders.
+#[test]
+fn stdio_url_elicitation_on_the_wire() {
+    let auth0 = FakeAuth0::start(Auth0Config::default()).expect("fake Auth0");
+    let broker = FakeBroker::start(BrokerConfig::for_tenant(&auth0)).expect("fake broker");
+    let cfg = auth0.config().clone();
+    let gmail = FakeGmail::start(Mailbox::sample(), &cfg.google_access_token).expect("Gmail");
+    let env = [
+        ("AUTH0_DOMAIN", cfg.domain.clone()),
+        ("MCS_AUTH0_BASE_URL", auth0.base_url()),
+        ("AUTH0_CLIENT_ID", cfg.client_id.clone()),
+        ("AUTH0_CLIENT_SECRET", cfg.client_secret.clone()),
+        ("AUTH0_AUDIENCE", cfg.audience.clone()),
+        ("LINKAUTH_BROKER_URL", broker.base_url()),
+    ]
+    .map(|(k, v)| (k.to_owned(), v));
+    let home = tempfile::tempdir().expect("temp dir");
+    let mut server = Server::start_with(&[], &home, gmail, &env);
+    let mut io = StdioClient::new(&mut server.child);
+    let url_mode = json!({"elicitation": {"url": {}}});
+    io.send(&initialize_with(1, "2025-11-25", url_mode));
+    assert_eq!(io.response(1)["result"]["protocolVersion"], "2025-11-25");
+    io.send(&initialized());
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let approve = |code: &str| {
+        rt.block_on(broker.approve(code, None))
+            .unwrap_or_else(|e| panic!("approving {code}: {e}"));
+    };
+    let completed = |io: &StdioClient, id: &str| {
+        let done = io.next("notifications/elicitation/complete");
+        assert_eq!(
+            done["method"], "notifications/elicitation/complete",
+            "{done}"
+        );
+        assert_eq!(done["params"]["elicitationId"], id, "{done}");
+    };
+
+    // The sign-in page, accepted. The person takes their time: while the server retries
+    // ("Still waiting"), nothing is elicited again and nothing is complete.
+    io.send(&call(2, "list_folders", json!({})));
+    let polled = polls(&broker);
+    let (sign_in, id) = answer_elicitation(&mut io, &broker, "accept");
+    wait_for_polls(&broker, polled + 2);
+    approve(&sign_in);
+    completed(&io, &id);
+
+    // The consent page, declined: the result is that challenge, as without elicitation.
+    let (consent, _) = answer_elicitation(&mut io, &broker, "decline");
+    assert_ne!(consent, sign_in);
+    let response = io.response(2);
+    let text = response["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
+    let challenge: Value = serde_json::from_str(text).expect("the decorator JSON");
+    assert_eq!(challenge["auth_required"], true, "{response}");
+    assert_eq!(challenge["code"], consent.as_str(), "{response}");
+    assert_eq!(challenge["scope"], "gmail:connect", "{response}");
+
+    // Called again: the same consent page, accepted and done; the call returns the folders.
+    io.send(&call(3, "list_folders", json!({})));
+    let (again, id) = answer_elicitation(&mut io, &broker, "accept");
+    assert_eq!(again, consent, "the declined step is resumed");
+    approve(&again);
+    completed(&io, &id);
+    check_list_folders(&io.response(3));
 }
 
 /// A streamable HTTP client session.

@@ -9,8 +9,14 @@
 //! challenge is a *successful* result carrying the MCS AuthDecorator JSON and a sentence for
 //! the user, so the model relays it instead of retrying or giving up.
 //!
+//! A client that declared URL-mode elicitation (MCP 2025-11-25) is spared that round trip:
+//! the server sends the person to the challenge's page itself and returns the tool's result
+//! once they are done (the sequence is in `mcp/elicit.rs`). [`McpServer::call`] never elicits.
+//!
 //! Two transports: [`serve_stdio`] (one client, the process's stdin and stdout) and
 //! [`serve_http`] (streamable HTTP at `/mcp`, any number of sessions).
+
+mod elicit;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -67,23 +73,26 @@ impl McpServer {
         &self.tools
     }
 
-    /// Calls a tool and maps the outcome as [`tool_result`] does.
+    /// Calls a tool once and maps the outcome as [`tool_result`] does.
     pub async fn call(&self, name: &str, arguments: Option<&JsonObject>) -> CallToolResult {
-        let arguments = match arguments {
-            Some(map) => match serde_json::to_string(map) {
-                Ok(json) => json,
-                Err(e) => {
-                    return CallToolResult::error(vec![ContentBlock::text(format!(
-                        "invalid arguments: {e}"
-                    ))]);
-                }
-            },
-            None => "{}".to_owned(),
+        let arguments = match arguments_json(arguments) {
+            Ok(json) => json,
+            Err(invalid) => return invalid,
         };
         let started = std::time::Instant::now();
         let result = self.runtime.call_tool(name, &arguments).await;
         tracing::info!(tool = name, elapsed = ?started.elapsed(), ok = result.is_ok(), "MCP tool call");
         tool_result(result)
+    }
+}
+
+/// The arguments as the JSON text tools take (`{}` when there are none), or the error result.
+fn arguments_json(arguments: Option<&JsonObject>) -> Result<String, CallToolResult> {
+    match arguments {
+        Some(map) => serde_json::to_string(map).map_err(|e| {
+            CallToolResult::error(vec![ContentBlock::text(format!("invalid arguments: {e}"))])
+        }),
+        None => Ok("{}".to_owned()),
     }
 }
 
@@ -123,7 +132,7 @@ pub fn tool_result(result: Result<String, CallError>) -> CallToolResult {
 }
 
 /// The sentence for the user that accompanies a challenge, e.g. "Authorization needed: open
-/// <url> and check the code <code>, then ask again."
+/// `<url>` and check the code `<code>`, then ask again."
 pub fn auth_sentence(challenge: &AuthChallenge) -> String {
     match (&challenge.url, &challenge.code) {
         (Some(url), Some(code)) => {
@@ -173,12 +182,17 @@ impl ServerHandler for McpServer {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        Ok(self
-            .call(&request.name, request.arguments.as_ref())
-            .await
-            .into())
+        let arguments = match arguments_json(request.arguments.as_ref()) {
+            Ok(json) => json,
+            Err(invalid) => return Ok(invalid.into()),
+        };
+        let name = &request.name;
+        let started = std::time::Instant::now();
+        let result = elicit::call_signing_in(&self.runtime, name, &arguments, &context).await;
+        tracing::info!(tool = %name, elapsed = ?started.elapsed(), ok = result.is_ok(), "MCP tool call");
+        Ok(tool_result(result).into())
     }
 }
 
