@@ -34,6 +34,95 @@ fn assert_exit(args: &[&str], out: &Output, code: i32) {
     assert_eq!(out.status.code(), Some(code), "{}", explain(args, out));
 }
 
+/// On a terminal and without `--auto-approve`, the demo prints each page and code and waits;
+/// here the test is the person's browser, over HTTP against the printed URLs (`script` gives
+/// the demo the terminal a person would have).
+#[tokio::test]
+async fn the_interactive_demo_waits_for_the_person_in_the_browser() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let home = tempfile::tempdir().expect("temp dir");
+    let command = format!("{} demo", env!("CARGO_BIN_EXE_mcs"));
+    let mut child = Command::new("script")
+        .args(["-qfec", &command, "/dev/null"])
+        .env_clear()
+        .env("MCS_HOME", home.path())
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("`script` (util-linux) runs the demo on a pseudo-terminal");
+    let (lines, seen) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if lines.send(line.replace('\r', "")).is_err() {
+                break;
+            }
+        }
+    });
+
+    let mut transcript = String::new();
+    let mut approved = 0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while let Ok(line) =
+        seen.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+    {
+        transcript.push_str(&line);
+        transcript.push('\n');
+        let Some(rest) = line.trim_start().strip_prefix("Open ") else {
+            continue;
+        };
+        let url = rest
+            .split_whitespace()
+            .next()
+            .expect("a URL after \"Open\"");
+        approve_in_browser(url).await;
+        approved += 1;
+    }
+    let status = child.wait().expect("the demo ends");
+    assert!(status.success(), "{status:?}\n{transcript}");
+    assert_eq!(approved, 2, "sign-in and consent:\n{transcript}");
+    assert!(!transcript.contains("in-process"), "{transcript}");
+    for want in ["list_folders ran", "Quarterly report", "second round: 0"] {
+        assert!(transcript.contains(want), "{want:?} missing:\n{transcript}");
+    }
+}
+
+/// What the person does on the broker's page at `url`: confirm the code, then follow the
+/// sign-in (or consent) redirects back to the page's success view.
+async fn approve_in_browser(url: &str) {
+    let (base, code) = url.split_once("/connect/").expect("a broker page URL");
+    let client = reqwest::Client::new();
+    let page = client.get(url).send().await.expect("the page loads");
+    assert_eq!(page.status(), 200, "{url}");
+    let confirmed: serde_json::Value = client
+        .post(format!("{base}/v1/connect/{code}/confirm"))
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .expect("confirm")
+        .json()
+        .await
+        .expect("JSON");
+    let token = confirmed["connect_token"].as_str().expect("connect_token");
+    let done = client
+        .get(format!(
+            "{base}/v1/oauth/authorize/{code}?connect_token={token}"
+        ))
+        .send()
+        .await
+        .expect("the redirects lead back");
+    assert!(
+        done.url().as_str().ends_with("status=success"),
+        "{}",
+        done.url()
+    );
+}
+
 #[test]
 fn demo_walks_the_first_run_with_no_setup() {
     let args = ["demo"];
