@@ -434,15 +434,56 @@ impl Http {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn http_lists_and_calls_tools() {
+/// `mcs mcp --http` on a free loopback port with `extra` arguments, once it listens; its
+/// address and when it was started.
+async fn start_http(home: &tempfile::TempDir, extra: &[&str]) -> (Server, String, Instant) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port();
     let addr = format!("127.0.0.1:{port}");
+    let mut args = vec!["--http", &addr];
+    args.extend_from_slice(extra);
+    let server = Server::start(&args, home);
+    // The server listens once the components are loaded: retry until it answers.
+    let started = Instant::now();
+    let deadline = started + WAIT;
+    while tokio::net::TcpStream::connect(&addr).await.is_err() {
+        assert!(Instant::now() < deadline, "mcs mcp --http never listened");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    (server, addr, started)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http_accepts_only_loopback_or_allowed_host_names() {
     let home = tempfile::tempdir().expect("temp dir");
-    let _server = Server::start(&["--http", &addr], &home);
+    let (_server, addr, _) = start_http(&home, &["--allow-host", "mcs.internal"]).await;
+    let port = addr.rsplit(':').next().expect("port");
+    let client = reqwest::Client::new();
+    let status_for = |host: String| {
+        let request = client
+            .post(format!("http://{addr}/mcp"))
+            .header("Host", host)
+            .header("Accept", "application/json, text/event-stream")
+            .header("Content-Type", "application/json")
+            .body(initialize(1).to_string());
+        async move { request.send().await.expect("POST").status() }
+    };
+    assert!(
+        status_for(format!("mcs.internal:{port}"))
+            .await
+            .is_success()
+    );
+    assert!(status_for(format!("localhost:{port}")).await.is_success());
+    let refused = status_for(format!("attacker.example:{port}")).await;
+    assert!(refused.is_client_error(), "{refused}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http_lists_and_calls_tools() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let (_server, addr, started) = start_http(&home, &[]).await;
     let mut http = Http {
         client: reqwest::Client::builder()
             .timeout(WAIT)
@@ -451,14 +492,6 @@ async fn http_lists_and_calls_tools() {
         url: format!("http://{addr}/mcp"),
         session: None,
     };
-
-    // The server listens once the components are loaded: retry until it answers.
-    let started = Instant::now();
-    let deadline = started + WAIT;
-    while tokio::net::TcpStream::connect(&addr).await.is_err() {
-        assert!(Instant::now() < deadline, "mcs mcp --http never listened");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
     let response = http.ask(&initialize(1)).await;
     eprintln!(
         "mcs mcp --http answered initialize {:?} after start",

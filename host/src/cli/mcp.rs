@@ -15,7 +15,8 @@ pub const LONG_ABOUT: &str = "Serve every tool of the loaded components over MCP
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
         mcs mcp                           # stdio\n  \
-        mcs mcp --http 127.0.0.1:8765     # streamable HTTP at http://127.0.0.1:8765/mcp\n\n\
+        mcs mcp --http 127.0.0.1:8765     # streamable HTTP at http://127.0.0.1:8765/mcp\n  \
+        mcs mcp --http 0.0.0.0:8765 --allow-host mcs   # in a container reached as http://mcs:8765\n\n\
         In an MCP client's configuration (e.g. Claude Desktop, Cursor):\n  \
         {\"mcpServers\": {\"mcs\": {\"command\": \"mcs\", \"args\": [\"mcp\"]}}}\n\
         or, for the HTTP server:\n  \
@@ -24,6 +25,11 @@ pub struct Args {
     /// Serve streamable HTTP at http://ADDR/mcp instead of stdio, e.g. 127.0.0.1:8765
     #[arg(long, value_name = "ADDR")]
     pub http: Option<SocketAddr>,
+    /// With --http, also accept requests whose Host header is NAME (or NAME:PORT), e.g. the
+    /// service name clients use to reach a container; repeatable. Loopback names and the bound
+    /// address are always accepted; others are refused against DNS rebinding.
+    #[arg(long = "allow-host", value_name = "NAME", requires = "http")]
+    pub allow_hosts: Vec<String>,
 }
 
 /// Runs `mcs mcp` on its own multi-threaded Tokio runtime (tool calls run concurrently).
@@ -55,7 +61,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
                     std::future::pending::<()>().await;
                 }
             };
-            mcs_host::mcp::serve_http(runtime, listener, shutdown).await?;
+            mcs_host::mcp::serve_http(runtime, listener, &args.allow_hosts, shutdown).await?;
         }
     }
     Ok(())

@@ -218,7 +218,8 @@ pub async fn serve_stdio(runtime: Runtime) -> Result<(), ServeError> {
 
 /// Serves streamable HTTP MCP at [`HTTP_PATH`] on `listener` until `shutdown` completes.
 ///
-/// Only requests whose `Host` is a loopback name or the listener's own address are accepted
+/// Only requests whose `Host` is a loopback name, the listener's own address, or one of
+/// `extra_hosts` (`name` or `name:port`, e.g. a container's service name) are accepted
 /// (DNS-rebinding protection).
 ///
 /// # Errors
@@ -227,6 +228,7 @@ pub async fn serve_stdio(runtime: Runtime) -> Result<(), ServeError> {
 pub async fn serve_http(
     runtime: Runtime,
     listener: tokio::net::TcpListener,
+    extra_hosts: &[String],
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let server = McpServer::new(runtime);
@@ -234,6 +236,7 @@ pub async fn serve_http(
     let mut allowed_hosts = StreamableHttpServerConfig::default().allowed_hosts;
     allowed_hosts.push(local.ip().to_string());
     allowed_hosts.push(local.to_string());
+    allowed_hosts.extend(extra_hosts.iter().cloned());
     let config = StreamableHttpServerConfig::default().with_allowed_hosts(allowed_hosts);
     let sessions = config.cancellation_token.clone();
     let service = StreamableHttpService::new(
