@@ -28,6 +28,8 @@ mod state;
 mod tool;
 
 pub use error::{BoxError, CallError, LoadError};
+#[doc(hidden)]
+pub use runtime::CallPhases;
 pub use runtime::{ComponentConfig, DEFAULT_BUCKET, Limits, Runtime, RuntimeBuilder};
 pub use state::ComponentState;
 pub use tool::{AuthChallenge, AuthError, ToolError, ToolSpec};

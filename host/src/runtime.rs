@@ -4,7 +4,9 @@
 //! and pre-instantiated (`InstancePre`, which type-checks its imports once). Every call then
 //! gets a fresh store with its own deadline and limits, so nothing leaks from one call to the
 //! next except through the key-value store. A tool's `get-token` import runs the
-//! credential-provider component in a store of its own.
+//! credential-provider component in a store of its own. What is the same for every call of a
+//! component (its name, policies, settings, key-value namespace) is built once at load and
+//! shared through `Arc`s; a tool's store is dropped after its call has answered ([`reaper`]).
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -31,6 +33,10 @@ use crate::kv::{Backend, KvCtx, MemoryBackend};
 use crate::linker::{self, Role};
 use crate::state::ComponentState;
 use crate::tool::{AuthError, ToolError, ToolSpec};
+
+mod reaper;
+
+use reaper::Reaper;
 
 /// The key-value bucket every component is granted unless its configuration says otherwise.
 pub const DEFAULT_BUCKET: &str = "default";
@@ -222,6 +228,7 @@ impl RuntimeBuilder {
                     &engine,
                     &linker,
                     self.cache.as_ref(),
+                    &self.kv,
                     config,
                     Role::Provider,
                 )?;
@@ -236,7 +243,14 @@ impl RuntimeBuilder {
         };
         let mut tools = Vec::new();
         for config in &self.tools {
-            let (meta, pre) = load(&engine, &linker, self.cache.as_ref(), config, Role::Tool)?;
+            let (meta, pre) = load(
+                &engine,
+                &linker,
+                self.cache.as_ref(),
+                &self.kv,
+                config,
+                Role::Tool,
+            )?;
             let pre = ToolComponentPre::new(pre).map_err(|e| LoadError::WrongWorld {
                 component: config.name.clone(),
                 world: "mcs:tools/tool-component",
@@ -253,11 +267,11 @@ impl RuntimeBuilder {
             engine,
             provider,
             tools,
-            kv: self.kv,
             on_denied: self.on_denied,
             limits: self.limits,
             transport: Arc::new(Transport::new(self.limits.http, self.resolver)),
             grants: GrantCache::new(),
+            reaper: Reaper::default(),
         };
         let mut seen: Vec<String> = Vec::new();
         for i in 0..shared.tools.len() {
@@ -351,6 +365,28 @@ impl Runtime {
     /// [`CallError::Tool`] when the tool reports an error (unknown tool, bad arguments, auth,
     /// upstream); [`CallError::Timeout`] or [`CallError::Trap`] when the component failed.
     pub async fn call_tool(&self, name: &str, arguments: &str) -> Result<String, CallError> {
+        self.call(name, arguments, None).await
+    }
+
+    /// [`call_tool`](Self::call_tool), also reporting how long each phase took. For the
+    /// benchmarks (`host/benches/host.rs`); not part of the supported API.
+    #[doc(hidden)]
+    pub async fn call_tool_timed(
+        &self,
+        name: &str,
+        arguments: &str,
+    ) -> (Result<String, CallError>, CallPhases) {
+        let mut phases = CallPhases::default();
+        let result = self.call(name, arguments, Some(&mut phases)).await;
+        (result, phases)
+    }
+
+    async fn call(
+        &self,
+        name: &str,
+        arguments: &str,
+        phases: Option<&mut CallPhases>,
+    ) -> Result<String, CallError> {
         let shared = &self.shared;
         let Some(tool) = shared
             .tools
@@ -364,17 +400,34 @@ impl Runtime {
             ))
             .into());
         };
+        let timed = phases.is_some();
+        let mark = || timed.then(Instant::now);
         let started = Instant::now();
         let link = CredentialLink::new(self.credential_source(), Arc::clone(&tool.meta.scopes));
         let mut store = shared.new_store(&tool.meta, Some(link));
+        let stored = mark();
+        let mut instantiated = None;
         let run = async {
             let instance = tool.pre.instantiate_async(&mut store).await?;
+            instantiated = mark();
             instance
                 .mcs_tools_tools()
                 .call_call_tool(&mut store, name, arguments)
                 .await
         };
         let result = shared.bounded(&tool.meta.name, run).await;
+        let called = mark();
+        shared.reaper.drop_later(store);
+        if let (Some(phases), Some(stored), Some(instantiated), Some(called)) =
+            (phases, stored, instantiated, called)
+        {
+            *phases = CallPhases {
+                store: stored - started,
+                instantiate: instantiated - stored,
+                call: called - instantiated,
+                drop: called.elapsed(),
+            };
+        }
         tracing::info!(
             tool = name,
             component = %tool.meta.name,
@@ -389,13 +442,29 @@ impl Runtime {
     }
 }
 
+/// How long each phase of one tool call took ([`Runtime::call_tool_timed`]).
+#[doc(hidden)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CallPhases {
+    /// Building the store: its state (WASI, HTTP, key-value, credentials) and limits.
+    pub store: Duration,
+    /// `instantiate_async` from the pre-instantiated component.
+    pub instantiate: Duration,
+    /// The call itself, including every host call the guest makes.
+    pub call: Duration,
+    /// Handing the store to the reaper, which drops it (resetting the instance's memory and
+    /// returning its slot to the pool) in a task of its own after the call has answered.
+    pub drop: Duration,
+}
+
 /// What a loaded component is granted.
 struct Meta {
     name: Arc<str>,
     policy: Arc<EgressPolicy>,
     scopes: Arc<ScopePolicies>,
     config: Arc<WasiConfigVariables>,
-    buckets: Vec<String>,
+    /// Its key-value namespace and buckets; cloned (two `Arc`s) into every store.
+    kv: KvCtx,
 }
 
 struct ProviderComponent {
@@ -413,13 +482,14 @@ struct Shared {
     engine: Engine,
     provider: Option<ProviderComponent>,
     tools: Vec<ToolComponent>,
-    kv: Arc<dyn Backend>,
     on_denied: Arc<dyn DeniedHandler>,
     limits: Limits,
     /// One pooled HTTP transport for every store of this runtime.
     transport: Arc<Transport>,
     /// Tokens the provider issued, reused while valid.
     grants: GrantCache,
+    /// Drops finished stores off the calls' critical path.
+    reaper: Reaper,
 }
 
 impl Shared {
@@ -439,7 +509,7 @@ impl Shared {
                 Arc::clone(&self.transport),
             ),
             config: Arc::clone(&meta.config),
-            kv: KvCtx::new(Arc::clone(&self.kv), &meta.name, &meta.buckets),
+            kv: meta.kv.clone(),
             credentials,
             limits: engine::Limiter::new(self.limits.memory),
         };
@@ -507,6 +577,7 @@ fn load(
     engine: &Engine,
     linker: &Linker<ComponentState>,
     cache: Option<&ComponentCache>,
+    kv: &Arc<dyn Backend>,
     config: &ComponentConfig,
     role: Role,
 ) -> Result<(Meta, wasmtime::component::InstancePre<ComponentState>), LoadError> {
@@ -548,7 +619,7 @@ fn load(
         policy: Arc::new(policy),
         scopes: Arc::new(ScopePolicies::new(scopes)),
         config: Arc::new(config.settings.iter().cloned().collect()),
-        buckets: config.buckets.clone(),
+        kv: KvCtx::new(Arc::clone(kv), &config.name, &config.buckets),
     };
     Ok((meta, pre))
 }
@@ -578,7 +649,11 @@ impl CredentialSource for ProviderLink {
                     .call_get_grant(&mut store, scope)
                     .await
             };
-            match shared.bounded(&provider.meta.name, run).await {
+            let result = shared.bounded(&provider.meta.name, run).await;
+            // Dropped now, not by the reaper: the provider's memory holds the token, and it
+            // must be gone before the tool's request is sent (tests/e2e/isolation.rs scans).
+            drop(store);
+            match result {
                 Ok(Ok(grant)) => {
                     shared
                         .grants

@@ -42,8 +42,10 @@ impl ScopePolicies {
     }
 }
 
-/// A token held by the host. Its `Debug` never shows the value.
-struct Secret(String);
+/// A token held by the host, as the `Authorization` value that carries it (`Bearer <token>`,
+/// marked sensitive), built once when sealed; `None` when the token cannot be a header value.
+/// Its `Debug` never shows the value.
+struct Secret(Option<HeaderValue>);
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -57,6 +59,9 @@ pub struct SealedCredentials {
     policies: Arc<ScopePolicies>,
     handles: Mutex<HashMap<String, (String, Secret)>>,
 }
+
+/// Lowercase hex digits, for handles.
+const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// What to do with a request's `Authorization` header.
 #[derive(Debug)]
@@ -99,12 +104,20 @@ impl SealedCredentials {
     pub fn seal(&self, scope: &str, token: String) -> Result<String, getrandom::Error> {
         let mut bytes = [0u8; HANDLE_BYTES];
         getrandom::fill(&mut bytes)?;
-        let mut handle = String::from(HANDLE_PREFIX);
+        let mut handle = String::with_capacity(HANDLE_PREFIX.len() + 2 * HANDLE_BYTES);
+        handle.push_str(HANDLE_PREFIX);
         for b in bytes {
-            handle.push_str(&format!("{b:02x}"));
+            handle.push(char::from(HEX[usize::from(b >> 4)]));
+            handle.push(char::from(HEX[usize::from(b & 0xf)]));
         }
+        let value = HeaderValue::from_str(&format!("Bearer {token}"))
+            .ok()
+            .map(|mut value| {
+                value.set_sensitive(true);
+                value
+            });
         self.lock()
-            .insert(handle.clone(), (scope.to_owned(), Secret(token)));
+            .insert(handle.clone(), (scope.to_owned(), Secret(value)));
         Ok(handle)
     }
 
@@ -115,7 +128,6 @@ impl SealedCredentials {
 
     /// Decides what a request to `url` with `authorization` may carry.
     pub fn unseal(&self, authorization: Option<&HeaderValue>, url: &Url) -> Unseal {
-        let sealed_destination = self.policies.is_sealed_destination(url);
         let Some(value) = authorization else {
             return Unseal::Pass;
         };
@@ -133,15 +145,12 @@ impl SealedCredentials {
                         scope: scope.clone(),
                     });
                 }
-                match HeaderValue::from_str(&format!("Bearer {}", token.0)) {
-                    Ok(mut value) => {
-                        value.set_sensitive(true);
-                        Unseal::Replace(value)
-                    }
-                    Err(_) => Unseal::Refuse(Refusal::NotAHandle),
+                match &token.0 {
+                    Some(value) => Unseal::Replace(value.clone()),
+                    None => Unseal::Refuse(Refusal::NotAHandle),
                 }
             }
-            None if sealed_destination => Unseal::Refuse(Refusal::NotAHandle),
+            None if self.policies.is_sealed_destination(url) => Unseal::Refuse(Refusal::NotAHandle),
             None if presented.is_some_and(|h| h.starts_with(HANDLE_PREFIX)) => {
                 Unseal::Refuse(Refusal::NotAHandle)
             }

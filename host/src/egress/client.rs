@@ -54,7 +54,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
@@ -64,6 +64,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use tokio::time::{Instant, Sleep};
+use url::Url;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody};
 
 use super::blocked::{is_blocked, remove_blocked};
@@ -166,11 +167,12 @@ impl Transport {
         }
     }
 
-    /// Sends `request` (already allowed by `policy`) and returns the response with a streaming
-    /// body. The returned future owns everything it needs.
+    /// Sends `request` to `url` (its URI, parsed: what `policy` allowed) and returns the
+    /// response with a streaming body. The returned future owns everything it needs.
     pub(crate) fn send(
         &self,
         policy: &EgressPolicy,
+        url: Url,
         request: http::Request<WasiBody>,
         options: RequestOptions,
     ) -> impl Future<Output = Result<http::Response<WasiBody>, SendError>> + Send + 'static {
@@ -181,7 +183,7 @@ impl Transport {
                 tracing::error!("could not build the HTTP client: {e}");
                 SendError::Http(HttpError::ConfigurationError)
             })?;
-            execute(&client, request, options, timeouts).await
+            execute(&client, url, request, options, timeouts).await
         }
     }
 
@@ -223,36 +225,16 @@ fn roots() -> reqwest::Result<Vec<reqwest::Certificate>> {
 /// The blocked addresses `policy` names as IP literals, sorted: what its client's resolver
 /// may return although [`is_blocked`] says no.
 ///
-/// Read from the canonical entries (`scheme://1.2.3.4:port`, `scheme://[::1]:port`) and
-/// confirmed with [`EgressPolicy::names_ip`], so the set never grants more than the policy.
+/// Read from the typed entries (no formatting: this runs for every request) and confirmed
+/// with [`EgressPolicy::names_ip`], so the set never grants more than the policy.
 fn allowance(policy: &EgressPolicy) -> Vec<IpAddr> {
     let mut ips: Vec<IpAddr> = policy
-        .entries()
-        .filter_map(|entry| entry_ip(&entry))
+        .named_ips()
         .filter(|&ip| is_blocked(ip) && policy.names_ip(ip))
         .collect();
     ips.sort_unstable();
     ips.dedup();
     ips
-}
-
-/// The IP literal host of a canonical policy entry, if it has one.
-fn entry_ip(entry: &str) -> Option<IpAddr> {
-    let (_, authority) = entry.split_once("://")?;
-    match authority.strip_prefix('[') {
-        Some(rest) => rest
-            .split_once(']')?
-            .0
-            .parse::<Ipv6Addr>()
-            .ok()
-            .map(IpAddr::V6),
-        None => authority
-            .split(':')
-            .next()?
-            .parse::<Ipv4Addr>()
-            .ok()
-            .map(IpAddr::V4),
-    }
 }
 
 /// Why a name could not be turned into addresses to connect to.
@@ -322,9 +304,10 @@ impl reqwest::dns::Resolve for Screening {
     }
 }
 
-/// Sends one request on `client` and wraps the response body.
+/// Sends one request to `url` on `client` and wraps the response body.
 async fn execute(
     client: &reqwest::Client,
+    url: Url,
     request: http::Request<WasiBody>,
     options: RequestOptions,
     timeouts: Timeouts,
@@ -337,15 +320,17 @@ async fn execute(
         ))));
     }
     let failure = Arc::new(Mutex::new(None));
-    let request = request.map(|body| {
-        reqwest::Body::wrap(RequestBody {
-            inner: Mutex::new(body),
-            sent: 0,
-            failure: Arc::clone(&failure),
-        })
-    });
-    let request = reqwest::Request::try_from(request)
-        .map_err(|_| SendError::Http(HttpError::HttpRequestUriInvalid))?;
+    // What `reqwest::Request::try_from` does, minus its second parse of the URI into a `Url`
+    // (extensions are dropped either way; wasi-http sets none).
+    let (parts, body) = request.into_parts();
+    let mut request = reqwest::Request::new(parts.method, url);
+    *request.headers_mut() = parts.headers;
+    *request.version_mut() = parts.version;
+    *request.body_mut() = Some(reqwest::Body::wrap(RequestBody {
+        inner: Mutex::new(body),
+        sent: 0,
+        failure: Arc::clone(&failure),
+    }));
 
     let connect = options.connect_timeout.unwrap_or(timeouts.connect);
     let first_byte = options.first_byte_timeout.unwrap_or(timeouts.first_byte);
@@ -514,11 +499,16 @@ impl Body for RequestBody {
 
 /// The upstream's response body as the guest reads it: capped at [`MAX_RESPONSE_BODY`], with
 /// the between-bytes timeout, and reqwest's errors turned into `wasi:http` error codes.
+///
+/// The timeout's timer is armed only when the body has to wait: a body whose frames are ready
+/// when the guest reads them (a small answer on a fast link) never touches the timer wheel.
 struct ResponseBody {
     inner: reqwest::Body,
     received: u64,
     between_bytes: Duration,
-    timer: Pin<Box<Sleep>>,
+    /// When the body fails if no frame has arrived by then.
+    deadline: Instant,
+    timer: Option<Pin<Box<Sleep>>>,
     failed: bool,
 }
 
@@ -528,7 +518,8 @@ impl ResponseBody {
             inner,
             received: 0,
             between_bytes,
-            timer: Box::pin(tokio::time::sleep(between_bytes)),
+            deadline: deadline_after(between_bytes),
+            timer: None,
             failed: false,
         }
     }
@@ -568,15 +559,18 @@ impl Body for ResponseBody {
                         return this.fail(HttpError::HttpResponseBodySize(Some(this.received)));
                     }
                 }
-                let now = Instant::now();
-                let deadline = now
-                    .checked_add(this.between_bytes)
-                    .unwrap_or(now + Duration::from_secs(86_400));
-                this.timer.as_mut().reset(deadline);
+                this.deadline = deadline_after(this.between_bytes);
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Pending => {
-                ready!(this.timer.as_mut().poll(cx));
+                let deadline = this.deadline;
+                let timer = this
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                if timer.deadline() != deadline {
+                    timer.as_mut().reset(deadline);
+                }
+                ready!(timer.as_mut().poll(cx));
                 this.fail(HttpError::ConnectionReadTimeout)
             }
         }
@@ -593,6 +587,13 @@ impl Body for ResponseBody {
             self.inner.size_hint()
         }
     }
+}
+
+/// `after` from now, or a day from now if that overflows.
+fn deadline_after(after: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(after)
+        .unwrap_or(now + Duration::from_secs(86_400))
 }
 
 /// A chunk's length in bytes.

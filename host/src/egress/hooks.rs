@@ -294,7 +294,10 @@ impl WasiHttpHooks for EgressHooks {
             }
         }
         let options = self.timeouts.clamp(options);
-        let send = self.transport.send(&self.policy, request, options);
+        // The transport connects to the URL the policy checked, not a second parse of the URI.
+        let send = self
+            .transport
+            .send(&self.policy, url.clone(), request, options);
         let component = Arc::clone(&self.component);
         let on_denied = Arc::clone(&self.on_denied);
         Box::new(async move {

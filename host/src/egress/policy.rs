@@ -53,6 +53,14 @@ impl EgressPolicy {
     pub fn entries(&self) -> impl Iterator<Item = String> + '_ {
         self.entries.iter().map(ToString::to_string)
     }
+
+    /// The IP literals the entries name (`HostMatch::Ip`), without formatting anything.
+    pub(crate) fn named_ips(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.entries.iter().filter_map(|entry| match entry.host {
+            HostMatch::Ip(ip) => Some(ip),
+            _ => None,
+        })
+    }
 }
 
 /// One parsed entry.
