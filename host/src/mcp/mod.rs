@@ -199,13 +199,17 @@ impl ServerHandler for McpServer {
 /// Serves MCP on stdin and stdout until the client closes stdin. Nothing else may write to
 /// stdout meanwhile; logs belong on stderr.
 ///
+/// When both are pipes (as MCP clients launch servers), they are driven by the I/O reactor
+/// rather than Tokio's blocking pool, which saves two thread hand-offs per message; a
+/// terminal or file falls back to the blocking handles.
+///
 /// # Errors
 ///
 /// [`ServeError::Initialize`] when the handshake fails, [`ServeError::Task`] when the server
 /// task panics.
 pub async fn serve_stdio(runtime: Runtime) -> Result<(), ServeError> {
     let running = McpServer::new(runtime)
-        .serve(rmcp::transport::stdio())
+        .serve(rmcp::transport::stdio_pipes())
         .await
         .map_err(|e| ServeError::Initialize(Box::new(e)))?;
     let reason = running
