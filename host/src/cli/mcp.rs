@@ -32,11 +32,16 @@ pub struct Args {
     pub allow_hosts: Vec<String>,
 }
 
-/// Runs `mcs mcp` on its own multi-threaded Tokio runtime (tool calls run concurrently).
+/// Runs `mcs mcp` on a Tokio runtime of its own. Over stdio there is one client, and one
+/// thread serves it with the least CPU per call (no cross-thread wake-ups; concurrent calls
+/// still interleave at every await); over HTTP, with any number of clients, one worker per core.
 pub fn run(args: Args) -> anyhow::Result<Exit> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let mut builder = if args.http.is_some() {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    let runtime = builder.enable_all().build()?;
     runtime.block_on(serve(args))?;
     Ok(Exit::Success)
 }
