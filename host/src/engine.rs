@@ -36,6 +36,18 @@ pub fn base_config() -> Config {
     config
 }
 
+/// What an engine will run, which decides how instances get their memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    /// A long-lived process making many calls (MCP, an embedder, the demo): the pooling
+    /// allocator, whose reserved slots make every fresh instance cheap.
+    Server,
+    /// A process that makes a call or two and exits (`mcs call`, `mcs tools`): instances
+    /// allocated on demand, which spares reserving and tearing down the pool (about 2 ms of a
+    /// 10 ms process). Limits still hold: the store's limiter caps memory.
+    OneShot,
+}
+
 /// Builds the engine every component runs on: [`base_config`] with the pooling allocator, and
 /// an epoch ticker thread.
 ///
@@ -44,7 +56,22 @@ pub fn base_config() -> Config {
 /// When Wasmtime rejects the configuration (e.g. the pooling allocator cannot reserve its
 /// virtual memory).
 pub fn new_engine() -> wasmtime::Result<Engine> {
+    new_engine_for(Workload::Server)
+}
+
+/// Builds an engine for `workload`: [`base_config`], the pooling allocator for
+/// [`Workload::Server`], and an epoch ticker thread.
+///
+/// # Errors
+///
+/// As [`new_engine`].
+pub fn new_engine_for(workload: Workload) -> wasmtime::Result<Engine> {
     let mut config = base_config();
+    if workload == Workload::OneShot {
+        let engine = Engine::new(&config)?;
+        start_epoch_ticker(&engine);
+        return Ok(engine);
+    }
     // Measured on guest-mail (docs/benchmarks.md), each against these settings:
     // - `linear_memory_keep_resident(2 MiB)` covers the component's whole memory, so dropping a
     //   store resets it with `memset`/`memcpy` (about 20 µs, done after the call answers, see

@@ -213,7 +213,7 @@ fn logout() -> anyhow::Result<Exit> {
 }
 
 async fn login(args: LoginArgs) -> anyhow::Result<Exit> {
-    let runtime = super::load_runtime(super::State::Durable).await?;
+    let runtime = super::load_runtime(super::State::Durable, super::Workload::OneShot).await?;
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
     let mut progress = Progress::default();
     loop {

@@ -35,7 +35,7 @@ pub struct Args {
 
 /// Runs `mcs call`.
 pub async fn run(args: Args) -> anyhow::Result<Exit> {
-    let runtime = super::load_runtime(super::State::Durable).await?;
+    let runtime = super::load_runtime(super::State::Durable, super::Workload::OneShot).await?;
     let arguments = args.arguments.as_deref().unwrap_or("{}");
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
     let mut progress = Progress::default();

@@ -59,7 +59,13 @@ pub async fn run(args: Args) -> anyhow::Result<Exit> {
     ])?;
 
     let started = Instant::now();
-    let runtime = super::build_runtime(&settings, &[], super::State::InMemory).await?;
+    let runtime = super::build_runtime(
+        &settings,
+        &[],
+        super::State::InMemory,
+        super::Workload::Server,
+    )
+    .await?;
     println!(
         "Loaded the Gmail tools and the Token Vault provider in {:.0} ms ({} tools).\n",
         ms(started),

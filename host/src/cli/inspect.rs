@@ -25,7 +25,8 @@ pub struct Args {
 pub async fn run(args: Args) -> anyhow::Result<Exit> {
     let bytes = std::fs::read(&args.path)
         .with_context(|| format!("cannot read {}", args.path.display()))?;
-    let engine = mcs_host::engine::new_engine().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let engine = mcs_host::engine::new_engine_for(mcs_host::engine::Workload::OneShot)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let component = Component::new(&engine, &bytes).map_err(|e| {
         anyhow::anyhow!(
             "{} is not a WebAssembly component: {e}",

@@ -48,7 +48,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
 
 async fn serve(args: Args) -> anyhow::Result<()> {
     use anyhow::Context as _;
-    let runtime = super::load_runtime(super::State::Durable).await?;
+    let runtime = super::load_runtime(super::State::Durable, super::Workload::Server).await?;
     match args.http {
         None => mcs_host::mcp::serve_stdio(runtime).await?,
         Some(addr) => {

@@ -14,6 +14,7 @@ pub mod wait;
 use clap::{ArgAction, Parser, Subcommand};
 
 use exit::Exit;
+pub use mcs_host::engine::Workload;
 
 /// Run agent tools (Gmail) in WebAssembly sandboxes that never see a secret
 #[derive(Debug, Parser)]
@@ -117,21 +118,24 @@ pub fn settings() -> anyhow::Result<(
 }
 
 /// Loads the shipped components, and the extra ones `mcs.toml` names, with the settings.
-pub async fn load_runtime(state: State) -> anyhow::Result<mcs_host::Runtime> {
+pub async fn load_runtime(state: State, workload: Workload) -> anyhow::Result<mcs_host::Runtime> {
     let (settings, file) = settings()?;
-    build_runtime(&settings, file.components(), state).await
+    build_runtime(&settings, file.components(), state, workload).await
 }
 
 /// Loads the shipped components with `settings`, plus `extra` tool components; denials are
 /// reported on stderr. Compiled components are cached under the state directory when there
-/// is one.
+/// is one; `workload` picks the engine's instance allocator.
 pub async fn build_runtime(
     settings: &mcs_host::config::Settings,
     extra: &[mcs_host::config::file::ComponentSection],
     state: State,
+    workload: Workload,
 ) -> anyhow::Result<mcs_host::Runtime> {
     use anyhow::Context as _;
+    let engine = mcs_host::engine::new_engine_for(workload).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut builder = mcs_host::Runtime::builder()
+        .engine(engine)
         .provider(settings.auth_component())
         .tool(settings.mail_component())
         .on_denied(|denial: &mcs_host::egress::Denial| eprintln!("mcs: {denial}"));

@@ -15,7 +15,7 @@ pub struct Args {
 
 /// Runs `mcs tools`.
 pub async fn run(args: Args) -> anyhow::Result<Exit> {
-    let runtime = super::load_runtime(super::State::InMemory).await?;
+    let runtime = super::load_runtime(super::State::InMemory, super::Workload::OneShot).await?;
     let mut out = std::io::stdout().lock();
     if args.json {
         let specs: Vec<_> = runtime.tools().collect();
