@@ -2,22 +2,12 @@
 //! JSON Schemas are generated), JSON dispatch, and results in the MCS mail driver's keys, so
 //! prompts written for it keep working.
 
-use serde_json::{Map, Value, json};
+use guest_tools::{Args, Kind, Param, Tool};
+use serde_json::{Value, json};
 
-use crate::args::{Args, Kind, Param};
 use crate::bindings::exports::mcs::mail::mailbox::{Message, MessagePage, Outgoing, Sent};
 use crate::bindings::exports::mcs::tools::tools::{ToolError, ToolSpec};
 use crate::core;
-
-/// One tool: name, description, parameters.
-pub struct Tool {
-    /// Stable name.
-    pub name: &'static str,
-    /// What it does, for an LLM.
-    pub description: &'static str,
-    /// Its parameters.
-    pub params: &'static [Param],
-}
 
 const fn p(name: &'static str, kind: Kind, required: bool, description: &'static str) -> Param {
     Param {
@@ -225,45 +215,14 @@ pub fn specs() -> Vec<ToolSpec> {
         .map(|t| ToolSpec {
             name: t.name.into(),
             description: t.description.into(),
-            input_schema: schema(t.params).to_string(),
+            input_schema: guest_tools::schema(t.params).to_string(),
         })
         .collect()
 }
 
-/// JSON Schema (2020-12) of an arguments object.
-fn schema(params: &[Param]) -> Value {
-    let mut properties = Map::new();
-    for p in params {
-        let mut prop = match p.kind {
-            Kind::Str => json!({"type": "string"}),
-            Kind::Bool => json!({"type": "boolean"}),
-            Kind::Int { min, max } => json!({"type": "integer", "minimum": min, "maximum": max}),
-        };
-        prop["description"] = json!(p.description);
-        properties.insert(p.name.into(), prop);
-    }
-    let required: Vec<&str> = params
-        .iter()
-        .filter(|p| p.required)
-        .map(|p| p.name)
-        .collect();
-    json!({
-        "type": "object",
-        "properties": properties,
-        "required": required,
-        "additionalProperties": false,
-    })
-}
-
 /// Runs tool `name` with its JSON arguments.
 pub fn call(name: &str, arguments: &str) -> Result<String, ToolError> {
-    let Some(tool) = TOOLS.iter().find(|t| t.name == name) else {
-        let names: Vec<&str> = TOOLS.iter().map(|t| t.name).collect();
-        return Err(ToolError::UnknownTool(format!(
-            "no tool named {name:?}; available: {}",
-            names.join(", ")
-        )));
-    };
+    let tool = guest_tools::find(TOOLS, name)?;
     let a = Args::parse(name, arguments, tool.params)?;
     let limit = |a: &Args| u32::try_from(a.int("limit", 20)).unwrap_or(20);
     let result = match name {
@@ -277,77 +236,74 @@ pub fn call(name: &str, arguments: &str) -> Result<String, ToolError> {
             )
         }
         "list_messages" => page_json(core::list_messages(
-            Some(
-                a.optional_string("folder")
-                    .unwrap_or_else(|| "INBOX".into()),
-            ),
+            Some(a.optional("folder").unwrap_or("INBOX").to_owned()),
             limit(&a),
-            a.optional_string("page_token"),
+            a.optional("page_token").map(str::to_owned),
         )?),
         "search_messages" => page_json(core::search_messages(
-            a.string("criteria").unwrap_or_else(|| "ALL".into()),
-            a.optional_string("folder"),
+            a.str("criteria").unwrap_or("ALL").to_owned(),
+            a.optional("folder").map(str::to_owned),
             limit(&a),
-            a.optional_string("page_token"),
+            a.optional("page_token").map(str::to_owned),
         )?),
         "fetch_message" => message_json(core::fetch_message(
-            a.required_string("uid")?,
+            a.required("uid")?.to_owned(),
             u32::try_from(a.int("max_chars", 20_000)).unwrap_or(20_000),
         )?),
         "move_message" => labels_json(
-            &a.required_string("uid")?,
+            a.required("uid")?,
             core::move_message(
-                a.required_string("uid")?,
-                a.required_string("destination")?,
-                a.optional_string("folder"),
+                a.required("uid")?.to_owned(),
+                a.required("destination")?.to_owned(),
+                a.optional("folder").map(str::to_owned),
             )?,
         ),
         "set_flags" => {
-            let flags = a.required_string("flags")?;
+            let flags = a.required("flags")?;
             let flags: Vec<String> = flags
                 .split(|c: char| c.is_whitespace() || c == ',')
                 .filter(|f| !f.is_empty())
                 .map(str::to_owned)
                 .collect();
-            let uid = a.required_string("uid")?;
+            let uid = a.required("uid")?.to_owned();
             labels_json(
                 &uid,
                 core::set_flags(uid.clone(), flags, a.bool("remove", false))?,
             )
         }
         "trash_message" => {
-            let uid = a.required_string("uid")?;
+            let uid = a.required("uid")?.to_owned();
             labels_json(&uid, core::trash_message(uid.clone())?)
         }
         "create_folder" => {
-            let f = core::create_folder(a.required_string("name")?)?;
+            let f = core::create_folder(a.required("name")?.to_owned())?;
             json!({"id": f.id, "name": f.name})
         }
         "send_message" | "send_html_message" => {
             let html = name == "send_html_message";
             let outgoing = Outgoing {
-                to: a.required_string("to")?,
-                subject: a.string("subject").unwrap_or_default(),
+                to: a.required("to")?.to_owned(),
+                subject: a.str("subject").unwrap_or_default().to_owned(),
                 text_body: if html {
-                    a.optional_string("text_body")
+                    a.optional("text_body").map(str::to_owned)
                 } else {
-                    Some(a.string("body").unwrap_or_default())
+                    Some(a.str("body").unwrap_or_default().to_owned())
                 },
                 html_body: if html {
-                    Some(a.required_string("html_body")?)
+                    Some(a.required("html_body")?.to_owned())
                 } else {
                     None
                 },
-                cc: a.optional_string("cc"),
-                bcc: a.optional_string("bcc"),
-                reply_to: a.optional_string("reply_to"),
+                cc: a.optional("cc").map(str::to_owned),
+                bcc: a.optional("bcc").map(str::to_owned),
+                reply_to: a.optional("reply_to").map(str::to_owned),
             };
             sent_json(core::send_message(outgoing)?)
         }
         "reply_message" => sent_json(core::reply_message(
-            a.required_string("uid")?,
-            a.string("body").unwrap_or_default(),
-            a.optional_string("html_body"),
+            a.required("uid")?.to_owned(),
+            a.str("body").unwrap_or_default().to_owned(),
+            a.optional("html_body").map(str::to_owned),
             a.bool("reply_all", false),
         )?),
         other => {

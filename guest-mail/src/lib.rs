@@ -12,7 +12,6 @@ mod bindings {
         generate_all,
     });
 }
-mod args;
 mod catalog;
 mod core;
 mod gmail;
@@ -41,6 +40,16 @@ impl From<bindings::mcs::auth::types::AuthError> for ToolError {
             Provider::Denied(m) => AuthError::Denied(m),
             Provider::Upstream(m) => AuthError::Upstream(m),
         })
+    }
+}
+
+/// An unknown tool or bad arguments, as found by the shared checks of `guest-tools`.
+impl From<guest_tools::Error> for ToolError {
+    fn from(e: guest_tools::Error) -> Self {
+        match e {
+            guest_tools::Error::UnknownTool(m) => ToolError::UnknownTool(m),
+            guest_tools::Error::InvalidArguments(m) => ToolError::InvalidArguments(m),
+        }
     }
 }
 

@@ -6,9 +6,10 @@
 //!
 //! 1. **A component of the world `mcs:tools/tool-component`** (`wit/tools/tools.wit`). It
 //!    exports `list-tools` (a name, a description and a JSON Schema per tool: `tools.rs`) and
-//!    `call-tool` (check the arguments, `args.rs`, then call the service, `github.rs`). It imports
-//!    only `mcs:auth/credential-provider` and `wasi:config/store`, plus outgoing HTTP through
-//!    the `guest-http` crate. Build it for `wasm32-wasip2`.
+//!    `call-tool` (check the arguments with the `guest-tools` crate, plus GitHub's own name
+//!    check in `args.rs`, then call the service, `github.rs`). It imports only
+//!    `mcs:auth/credential-provider` and `wasi:config/store`, plus outgoing HTTP through the
+//!    `guest-http` crate. Build it for `wasm32-wasip2`.
 //! 2. **A credential scope.** The component asks `get-token("github")` and sends what it gets as
 //!    `Authorization: Bearer …`. It never holds the token: it gets an opaque handle, and the host
 //!    puts the real token on the wire itself, only toward the origins the configuration names
@@ -57,6 +58,16 @@ impl From<ProviderError> for ToolError {
             ProviderError::Denied(m) => AuthError::Denied(m),
             ProviderError::Upstream(m) => AuthError::Upstream(m),
         })
+    }
+}
+
+/// An unknown tool or bad arguments, as found by the shared checks of `guest-tools`.
+impl From<guest_tools::Error> for ToolError {
+    fn from(e: guest_tools::Error) -> Self {
+        match e {
+            guest_tools::Error::UnknownTool(m) => ToolError::UnknownTool(m),
+            guest_tools::Error::InvalidArguments(m) => ToolError::InvalidArguments(m),
+        }
     }
 }
 

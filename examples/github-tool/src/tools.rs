@@ -2,32 +2,22 @@
 //! the argument checks both come from it, so they cannot drift apart), the dispatch, and small
 //! results with only the fields an LLM needs, not GitHub's whole objects.
 
-use serde_json::{Map, Value, json};
+use guest_tools::{Args, Kind, Param, Tool};
+use serde_json::{Value, json};
 
-use crate::args::{Args, Kind, Param};
+use crate::args::SEGMENT;
 use crate::bindings::exports::mcs::tools::tools::{ToolError, ToolSpec};
 use crate::github::{Client, Issue, Page, Repo};
 
-/// One tool: name, description, parameters.
-#[derive(Debug)]
-pub struct Tool {
-    /// Stable name.
-    pub name: &'static str,
-    /// What it does and what it returns, for an LLM.
-    pub description: &'static str,
-    /// Its parameters.
-    pub params: &'static [Param],
-}
-
 const OWNER: Param = Param {
     name: "owner",
-    kind: Kind::Segment,
+    kind: SEGMENT,
     required: true,
     description: "The account that owns the repository, e.g. \"octocat\".",
 };
 const REPO: Param = Param {
     name: "repo",
-    kind: Kind::Segment,
+    kind: SEGMENT,
     required: true,
     description: "The repository's name without the owner, e.g. \"hello-world\".",
 };
@@ -95,7 +85,7 @@ pub const TOOLS: &[Tool] = &[
             REPO,
             Param {
                 name: "title",
-                kind: Kind::Str,
+                kind: Kind::NonBlank,
                 required: true,
                 description: "The issue's title.",
             },
@@ -116,50 +106,14 @@ pub fn specs() -> Vec<ToolSpec> {
         .map(|t| ToolSpec {
             name: t.name.into(),
             description: t.description.into(),
-            input_schema: schema(t.params).to_string(),
+            input_schema: guest_tools::schema(t.params).to_string(),
         })
         .collect()
 }
 
-/// JSON Schema (draft 2020-12) of an arguments object.
-fn schema(params: &[Param]) -> Value {
-    let properties: Map<String, Value> = params
-        .iter()
-        .map(|p| {
-            let mut property = match p.kind {
-                Kind::Str => json!({"type": "string"}),
-                Kind::Segment => json!({"type": "string", "minLength": 1, "pattern": "^[^/\\s]+$"}),
-                Kind::OneOf(choices) => json!({"type": "string", "enum": choices}),
-                Kind::Int { min, max } => {
-                    json!({"type": "integer", "minimum": min, "maximum": max})
-                }
-            };
-            property["description"] = json!(p.description);
-            (p.name.to_owned(), property)
-        })
-        .collect();
-    let required: Vec<&str> = params
-        .iter()
-        .filter(|p| p.required)
-        .map(|p| p.name)
-        .collect();
-    json!({
-        "type": "object",
-        "properties": properties,
-        "required": required,
-        "additionalProperties": false,
-    })
-}
-
 /// Runs tool `name` with its JSON arguments; the arguments are checked before GitHub is asked.
 pub fn call(name: &str, arguments: &str) -> Result<String, ToolError> {
-    let Some(tool) = TOOLS.iter().find(|t| t.name == name) else {
-        let names: Vec<&str> = TOOLS.iter().map(|t| t.name).collect();
-        return Err(ToolError::UnknownTool(format!(
-            "no tool named {name:?}; available: {}",
-            names.join(", ")
-        )));
-    };
+    let tool = guest_tools::find(TOOLS, name)?;
     let args = Args::parse(name, arguments, tool.params)?;
     let github = Client::from_settings()?;
     let result = match name {
