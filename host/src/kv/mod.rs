@@ -131,6 +131,17 @@ pub enum KvError {
         /// Its permission bits.
         mode: u32,
     },
+    /// The state was written with another state key than the one given (the key itself is
+    /// never shown). Nothing was read or changed.
+    #[error(
+        "the state key from {origin} is not the one this state was written with: restore the \
+         original key (MCS_STATE_KEY or state.key), or move the state directory aside to start \
+         empty"
+    )]
+    WrongKey {
+        /// Where the key came from: `MCS_STATE_KEY` or the key file.
+        origin: String,
+    },
     /// A state key is not in the expected format (the key itself is never shown).
     #[error("{origin} is not a state key: expected 64 hex characters (32 bytes)")]
     BadKey {

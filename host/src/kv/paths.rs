@@ -11,9 +11,9 @@ use std::io;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use super::KvError;
-use super::crypto::{EncryptedBackend, StateKey};
+use super::crypto::{EncryptedBackend, STATE_KEY_ENV, StateKey};
 use super::sqlite::SqliteBackend;
+use super::{Backend, KvError, Location};
 
 /// The state database inside the state directory.
 const DB_FILE: &str = "state.db";
@@ -68,7 +68,48 @@ pub fn open_default(
         None => StateKey::load_or_create(&dir.join(KEY_FILE))?,
     };
     let db = SqliteBackend::open(dir.join(DB_FILE))?;
-    Ok(EncryptedBackend::new(db, &key))
+    let store = EncryptedBackend::new(db, &key);
+    check_key(
+        &store,
+        if state_key.is_some() {
+            STATE_KEY_ENV
+        } else {
+            KEY_FILE
+        },
+    )?;
+    Ok(store)
+}
+
+/// Where the store keeps a value sealed under its key, to tell a wrong key from tampering.
+/// The namespace has a colon, which no component name in a configuration has.
+const KEY_CHECK: Location<'static> = Location {
+    namespace: "mcs:host",
+    bucket: "state",
+    key: "key-check",
+};
+
+/// Fails with [`KvError::WrongKey`] when `store`'s key cannot open its key check. A store
+/// without one (new, or from before the check existed) gets one, but only after its key has
+/// opened a value already there, so a wrong key is never recorded as the right one.
+fn check_key(store: &EncryptedBackend<SqliteBackend>, origin: &str) -> Result<(), KvError> {
+    let wrong = |e| match e {
+        KvError::Tampered { .. } => KvError::WrongKey {
+            origin: origin.to_owned(),
+        },
+        e => e,
+    };
+    if store.get(KEY_CHECK).map_err(wrong)?.is_some() {
+        return Ok(());
+    }
+    if let Some((namespace, bucket, key)) = store.inner().any_location()? {
+        let at = Location {
+            namespace: &namespace,
+            bucket: &bucket,
+            key: &key,
+        };
+        store.get(at).map_err(wrong)?;
+    }
+    store.set(KEY_CHECK, b"ok")
 }
 
 /// Creates `dir` and its missing parents with mode 0700. Existing directories are left as they
@@ -167,7 +208,66 @@ mod tests {
         open_default(tmp.path(), Some(&hex)).unwrap();
         assert!(tmp.path().join(DB_FILE).exists());
         assert!(!tmp.path().join(KEY_FILE).exists());
-        open_default(tmp.path(), None).unwrap();
-        assert!(tmp.path().join(KEY_FILE).exists());
+        let other = tempfile::tempdir().unwrap();
+        open_default(other.path(), None).unwrap();
+        assert!(other.path().join(KEY_FILE).exists());
+    }
+
+    fn value_at(key: &str) -> Location<'_> {
+        Location {
+            namespace: "auth",
+            bucket: "default",
+            key,
+        }
+    }
+
+    #[test]
+    fn another_key_is_refused_at_open_naming_where_it_came_from() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (right, wrong) = ("11".repeat(32), "22".repeat(32));
+        let store = open_default(tmp.path(), Some(&right)).unwrap();
+        store.set(value_at("rt"), b"refresh").unwrap();
+        drop(store);
+
+        let err = open_default(tmp.path(), Some(&wrong)).unwrap_err();
+        assert!(
+            matches!(&err, KvError::WrongKey { origin } if origin == STATE_KEY_ENV),
+            "{err:?}"
+        );
+        let text = err.to_string();
+        assert!(!text.contains(&wrong) && !text.contains(&right), "{text}");
+        let err = open_default(tmp.path(), None).unwrap_err();
+        assert!(
+            matches!(&err, KvError::WrongKey { origin } if origin == KEY_FILE),
+            "{err:?}"
+        );
+
+        let store = open_default(tmp.path(), Some(&right)).unwrap();
+        assert_eq!(
+            store.get(value_at("rt")).unwrap().as_deref(),
+            Some(&b"refresh"[..])
+        );
+    }
+
+    #[test]
+    fn a_store_from_before_the_check_is_checked_against_its_values_first() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (right, wrong) = ("11".repeat(32), "22".repeat(32));
+        let db = SqliteBackend::open(tmp.path().join(DB_FILE)).unwrap();
+        let legacy = EncryptedBackend::new(db, &StateKey::from_env_value(&right).unwrap());
+        legacy.set(value_at("rt"), b"refresh").unwrap();
+        drop(legacy);
+
+        // The wrong key is refused and not recorded: the right one still opens afterwards.
+        let err = open_default(tmp.path(), Some(&wrong)).unwrap_err();
+        assert!(matches!(err, KvError::WrongKey { .. }), "{err:?}");
+        let store = open_default(tmp.path(), Some(&right)).unwrap();
+        assert_eq!(
+            store.get(value_at("rt")).unwrap().as_deref(),
+            Some(&b"refresh"[..])
+        );
+        drop(store);
+        let err = open_default(tmp.path(), Some(&wrong)).unwrap_err();
+        assert!(matches!(err, KvError::WrongKey { .. }), "{err:?}");
     }
 }

@@ -53,6 +53,8 @@ const DELETE: &str = "DELETE FROM kv WHERE namespace = ?1 AND bucket = ?2 AND ke
 const LIST: &str = "SELECT key FROM kv WHERE namespace = ?1 AND bucket = ?2
     ORDER BY key LIMIT ?3 OFFSET ?4";
 
+const ANY: &str = "SELECT namespace, bucket, key FROM kv LIMIT 1";
+
 /// A [`Backend`] in an SQLite database file.
 pub struct SqliteBackend {
     path: PathBuf,
@@ -138,6 +140,18 @@ impl SqliteBackend {
             .map_err(db)?;
         tx.commit().map_err(db)?;
         Ok(next)
+    }
+
+    /// Where some value is stored (namespace, bucket, key), or `None` for an empty store.
+    ///
+    /// # Errors
+    ///
+    /// When the database fails.
+    pub fn any_location(&self) -> Result<Option<(String, String, String)>, KvError> {
+        self.with(|c| {
+            c.query_row(ANY, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()
+        })
     }
 
     /// The connection. A panic while it was held leaves it usable: any open transaction was
