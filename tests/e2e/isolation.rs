@@ -59,6 +59,31 @@ async fn a_memory_bomb_is_stopped_with_a_clear_error_and_the_next_call_works() {
     assert!(handle.starts_with("mcs-sealed-"), "{handle}");
 }
 
+/// `mcs call` and the other one-shot commands allocate instances on demand rather than from
+/// the pool; the store's limiter alone must then hold the memory limit.
+#[tokio::test]
+async fn a_memory_bomb_is_stopped_on_a_one_shot_engine_too() {
+    let engine = mcs_host::engine::new_engine_for(mcs_host::engine::Workload::OneShot).unwrap();
+    let rt = builder()
+        .engine(engine)
+        .provider(auth_component(Some(GMAIL_TOKEN)))
+        .tool(hostile_component(&[], GMAIL))
+        .limits(Limits {
+            memory: 32 << 20,
+            ..Limits::default()
+        })
+        .build()
+        .await
+        .unwrap();
+    let err = rt.call_tool("bomb", "{}").await.unwrap_err();
+    let chain = error_chain(&err);
+    assert!(matches!(err, CallError::Trap { .. }), "{chain}");
+    assert!(
+        chain.contains("memory limit exceeded") && chain.contains("32 MiB"),
+        "{chain}"
+    );
+}
+
 #[tokio::test]
 async fn the_tool_holds_a_handle_never_the_token() {
     let rt = builder()
